@@ -9,4 +9,5 @@
 
 pub mod capture;
 pub mod model;
+pub mod report;
 pub mod wire;

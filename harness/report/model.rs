@@ -1,0 +1,272 @@
+//! The report data model: what a run produced, independent of how it is printed. The JSON
+//! output is this structure serialised; its `schema` field versions it.
+
+use super::verdict::{Level, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// Version tag written into every JSON report; bump on incompatible changes.
+pub const REPORT_SCHEMA: &str = "kmsspec-report/1";
+
+/// One expectation that was checked, with what was expected and what was seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Index of the case step (0-based) the finding belongs to.
+    pub step: usize,
+    /// Stable name of the check (e.g. `response.cmid_echo`, `model.count`).
+    pub check: String,
+    /// The model or protocol rule id the check enforces, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// How binding the check is; a missed check grades the case by this level.
+    pub level: Level,
+    /// Whether the expectation held.
+    pub passed: bool,
+    /// What a conforming host does.
+    pub expected: String,
+    /// What the target did.
+    pub observed: String,
+}
+
+/// The result of one case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// Stable case id, e.g. `THR-CLIENT-25`.
+    pub id: String,
+    /// Rule family (the spec file's family), used to group the terminal report.
+    pub family: String,
+    /// One-line title.
+    pub title: String,
+    /// The rule the case checks, in one sentence.
+    pub rule: String,
+    /// Where the rule is written.
+    pub source: String,
+    /// The case's level.
+    pub level: Level,
+    /// The graded verdict.
+    pub verdict: Verdict,
+    /// Why the case was skipped, or a one-line summary of what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Every check made, passed or not.
+    pub findings: Vec<Finding>,
+    /// The decoded exchanges, one line each, for the report of a non-pass.
+    pub transcript: Vec<String>,
+    /// Wall time spent on the case.
+    pub duration_ms: u64,
+    /// Set when the expectations file lists this case as a known failure, with its reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_failure: Option<String>,
+}
+
+impl CaseReport {
+    /// Grades the case from its findings: the worst verdict of a missed check, PASS if none;
+    /// an INFO-level case is INFO whatever it observed (its behaviour is recorded, not judged).
+    pub fn grade(level: Level, findings: &[Finding]) -> Verdict {
+        let worst = findings
+            .iter()
+            .filter(|f| !f.passed)
+            .map(|f| Verdict::for_missed(f.level))
+            .fold(Verdict::Pass, Verdict::worst);
+        if level == Level::Info && worst != Verdict::Fail {
+            Verdict::Info
+        } else {
+            worst
+        }
+    }
+
+    /// True when this case counts against the exit status: a FAIL not excused by `--expect`.
+    pub fn is_blocking_failure(&self) -> bool {
+        self.verdict == Verdict::Fail && self.expected_failure.is_none()
+    }
+
+    /// True when the expectations file lists this case but it no longer fails (a fix to notice).
+    pub fn is_unexpected_pass(&self) -> bool {
+        self.expected_failure.is_some() && self.verdict != Verdict::Fail
+    }
+}
+
+/// Counts per verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Cases run (including skipped).
+    pub total: usize,
+    /// PASS count.
+    pub pass: usize,
+    /// NON-STRICT count.
+    pub non_strict: usize,
+    /// FAIL count (including expected failures).
+    pub fail: usize,
+    /// FAIL count excused by the expectations file.
+    pub expected_fail: usize,
+    /// INFO count.
+    pub info: usize,
+    /// SKIP count.
+    pub skip: usize,
+    /// Cases listed as expected failures that did not fail.
+    pub unexpected_pass: usize,
+}
+
+impl Summary {
+    /// Tallies the cases.
+    pub fn of(cases: &[CaseReport]) -> Self {
+        let mut s = Summary {
+            total: cases.len(),
+            ..Summary::default()
+        };
+        for c in cases {
+            match c.verdict {
+                Verdict::Pass => s.pass += 1,
+                Verdict::NonStrict => s.non_strict += 1,
+                Verdict::Fail => s.fail += 1,
+                Verdict::Info => s.info += 1,
+                Verdict::Skip => s.skip += 1,
+            }
+            if c.verdict == Verdict::Fail && c.expected_failure.is_some() {
+                s.expected_fail += 1;
+            }
+            if c.is_unexpected_pass() {
+                s.unexpected_pass += 1;
+            }
+        }
+        s
+    }
+}
+
+/// Whether the target answered the sanity exchange before and after the suite.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    /// Sanity exchange before the first case.
+    pub alive_before: bool,
+    /// Sanity exchange after the last case.
+    pub alive_after: bool,
+    /// Id of the first case after which the target stopped answering, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub died_after_case: Option<String>,
+}
+
+/// A whole run: the JSON report's root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Always [`REPORT_SCHEMA`].
+    pub schema: String,
+    /// kmsspec's version.
+    pub tool_version: String,
+    /// What was tested: `embedded` or `HOST:PORT`, or a capture list for replays.
+    pub target: String,
+    /// Start of the run, RFC 3339 UTC.
+    pub started: String,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+    /// Target liveness around the suite.
+    pub health: TargetHealth,
+    /// Per-verdict counts.
+    pub summary: Summary,
+    /// Every case, in run order.
+    pub cases: Vec<CaseReport>,
+}
+
+impl RunReport {
+    /// Assembles a report and computes its summary.
+    pub fn new(
+        target: String,
+        started: String,
+        duration_ms: u64,
+        health: TargetHealth,
+        cases: Vec<CaseReport>,
+    ) -> Self {
+        RunReport {
+            schema: REPORT_SCHEMA.to_string(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            target,
+            started,
+            duration_ms,
+            health,
+            summary: Summary::of(&cases),
+            cases,
+        }
+    }
+
+    /// Process exit status: 0 when no MUST case fails (or only expected ones), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        if self.cases.iter().any(CaseReport::is_blocking_failure) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn finding(passed: bool, level: Level) -> Finding {
+        Finding {
+            step: 0,
+            check: "response.cmid_echo".into(),
+            rule: None,
+            level,
+            passed,
+            expected: "x".into(),
+            observed: if passed { "x" } else { "y" }.into(),
+        }
+    }
+
+    pub(crate) fn case(id: &str, verdict: Verdict, expected_failure: Option<&str>) -> CaseReport {
+        CaseReport {
+            id: id.into(),
+            family: "ECHO".into(),
+            title: "t".into(),
+            rule: "r".into(),
+            source: "s".into(),
+            level: Level::Must,
+            verdict,
+            reason: None,
+            findings: vec![],
+            transcript: vec![],
+            duration_ms: 1,
+            expected_failure: expected_failure.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn grading_uses_the_level_of_each_missed_check() {
+        let f = [finding(true, Level::Must), finding(false, Level::Should)];
+        assert_eq!(CaseReport::grade(Level::Must, &f), Verdict::NonStrict);
+        let f = [finding(false, Level::Must), finding(false, Level::Should)];
+        assert_eq!(CaseReport::grade(Level::Must, &f), Verdict::Fail);
+        assert_eq!(
+            CaseReport::grade(Level::Must, &[finding(true, Level::Must)]),
+            Verdict::Pass
+        );
+        assert_eq!(
+            CaseReport::grade(Level::Info, &[finding(false, Level::Info)]),
+            Verdict::Info
+        );
+    }
+
+    #[test]
+    fn exit_code_ignores_expected_failures_and_notes_fixes() {
+        let r = RunReport::new(
+            "t".into(),
+            "now".into(),
+            0,
+            TargetHealth::default(),
+            vec![
+                case("A", Verdict::Fail, Some("known")),
+                case("B", Verdict::Pass, Some("old")),
+            ],
+        );
+        assert_eq!(r.exit_code(), 0);
+        assert_eq!(r.summary.expected_fail, 1);
+        assert_eq!(r.summary.unexpected_pass, 1);
+        let r2 = RunReport::new(
+            "t".into(),
+            "now".into(),
+            0,
+            TargetHealth::default(),
+            vec![case("A", Verdict::Fail, None)],
+        );
+        assert_eq!(r2.exit_code(), 1);
+    }
+}
