@@ -10,4 +10,5 @@
 pub mod capture;
 pub mod model;
 pub mod report;
+pub mod suite;
 pub mod wire;
