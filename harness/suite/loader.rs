@@ -182,14 +182,12 @@ fn check_steps(
     }
     for step in steps {
         match step {
-            Step::Request(r) => {
-                if !names.is_product(&r.product.value) {
-                    return Err(spanned_err(
-                        file,
-                        &r.product,
-                        format!("unknown product {:?}", r.product.value),
-                    ));
-                }
+            Step::Request(r) if !names.is_product(&r.product.value) => {
+                return Err(spanned_err(
+                    file,
+                    &r.product,
+                    format!("unknown product {:?}", r.product.value),
+                ));
             }
             Step::Repeat(rep) => {
                 if rep.times == 0 || rep.times > MAX_REPEAT {
