@@ -11,4 +11,5 @@ pub mod capture;
 pub mod model;
 pub mod report;
 pub mod suite;
+pub mod target;
 pub mod wire;

@@ -295,7 +295,10 @@ cases:
         assert_eq!(e.line, 8, "{e}");
         assert!(e.message.starts_with("unknown field `levle`"), "{e}");
         assert!(e.column > 0, "{e}");
-        assert!(e.to_string().starts_with("t.yaml:8:5: unknown field"), "{e}");
+        assert!(
+            e.to_string().starts_with("t.yaml:8:5: unknown field"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,0 +1,139 @@
+//! Targets: every candidate host behind one trait, so the same case runs against the embedded
+//! reference host on loopback or a live server. This layer moves bytes; it never judges them.
+
+pub mod tcp;
+
+use crate::wire::FileTime;
+use std::fmt;
+use std::time::Duration;
+
+pub use tcp::{LiveTarget, TcpConnection, Timeouts};
+
+/// What is declared or known about a target; cases whose preconditions are unknown are SKIP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetFacts {
+    /// The host's CMID tables are empty now (`--fresh`, or a resettable host).
+    pub fresh: bool,
+    /// The harness can reset the host to empty tables between cases.
+    pub resettable: bool,
+    /// The harness can move the host's clock (the embedded host).
+    pub clock_control: bool,
+    /// The host key (CSVLK family) the host holds, when declared.
+    pub host_key: Option<String>,
+    /// Declared profile (e.g. `strict`).
+    pub profile: Option<String>,
+}
+
+/// Why talking to a target failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    /// Could not connect (after the bounded retries).
+    Connect {
+        /// Address tried.
+        addr: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// The host did not answer (or accept bytes) within the timeout.
+    Timeout {
+        /// What was being done: `connect`, `read`, `write`.
+        phase: &'static str,
+    },
+    /// The host closed or reset the connection.
+    Closed,
+    /// Another I/O error.
+    Io(String),
+    /// The host announced an answer larger than the bound on bytes read per answer.
+    TooLarge {
+        /// Announced size.
+        declared: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// The operation is not available on this target (e.g. clock control on a live host).
+    Unsupported(&'static str),
+    /// The address is not loopback and remote targets were not allowed.
+    NotLoopback(String),
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetError::Connect { addr, reason } => {
+                write!(f, "cannot connect to {addr}: {reason}")
+            }
+            TargetError::Timeout { phase } => write!(f, "timed out during {phase}"),
+            TargetError::Closed => write!(f, "connection closed by the host"),
+            TargetError::Io(e) => write!(f, "I/O error: {e}"),
+            TargetError::TooLarge { declared, limit } => {
+                write!(
+                    f,
+                    "answer of {declared} bytes exceeds the {limit}-byte bound"
+                )
+            }
+            TargetError::Unsupported(what) => write!(f, "{what} is not supported by this target"),
+            TargetError::NotLoopback(a) => write!(
+                f,
+                "{a} is not a loopback address; pass --allow-remote to probe a host elsewhere"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
+
+/// What came back when the harness waited for one answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Received {
+    /// One complete PDU (header's frag_length bytes).
+    Pdu(Vec<u8>),
+    /// The host closed the connection cleanly (FIN) before any byte of an answer.
+    Closed,
+    /// The host reset the connection.
+    Reset,
+    /// Nothing within the read timeout.
+    Silence,
+    /// Bytes that do not start a DCE/RPC PDU (kept, bounded), then close or silence.
+    Garbage(Vec<u8>),
+}
+
+/// One open connection to a target.
+pub trait Connection: Send {
+    /// Writes all bytes (write timeout applies).
+    fn send(&mut self, bytes: &[u8]) -> Result<(), TargetError>;
+    /// Writes in chunks with a pause between them (slow or 1-byte-at-a-time clients).
+    fn send_chunked(
+        &mut self,
+        bytes: &[u8],
+        chunk: usize,
+        pause: Duration,
+    ) -> Result<(), TargetError>;
+    /// Waits for one answer PDU (read timeout applies; bounded size).
+    fn recv(&mut self) -> Result<Received, TargetError>;
+    /// Waits for one answer with a specific timeout (e.g. to observe silence briefly).
+    fn recv_within(&mut self, timeout: Duration) -> Result<Received, TargetError>;
+    /// Closes the write side and the connection.
+    fn close(&mut self);
+}
+
+/// A candidate host.
+pub trait Target: Send + Sync {
+    /// Human name: `embedded reference host (127.0.0.1:PORT)` or `HOST:PORT`.
+    fn name(&self) -> String;
+    /// What is known about the host.
+    fn facts(&self) -> TargetFacts;
+    /// Opens a new TCP connection.
+    fn connect(&self) -> Result<Box<dyn Connection>, TargetError>;
+    /// The host's current time as the harness should stamp requests (live: the local clock).
+    fn now(&self) -> FileTime {
+        FileTime::from_utc(time::OffsetDateTime::now_utc())
+    }
+    /// Resets the host to empty tables (resettable targets only).
+    fn reset(&self) -> Result<(), TargetError> {
+        Err(TargetError::Unsupported("reset"))
+    }
+    /// Moves the host's clock forward (clock-control targets only).
+    fn advance_clock(&self, _by: Duration) -> Result<(), TargetError> {
+        Err(TargetError::Unsupported("clock control"))
+    }
+}
