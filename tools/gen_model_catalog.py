@@ -45,7 +45,7 @@ for t in d["third_party_reported"]["kms_counted_ids"]:
 skus = [{"id": x["id"], "name": x["name"], "kms_id": x["kms_id"]} for x in d["sku_ids"]]
 
 def key(c, activates, extended=False):
-    return {"name": c["name"], "sku_id": c["csvlk_sku_id"], "group_id": c.get("group_id"),
+    return {"name": c["name"], "sku_id": c["csvlk_sku_id"] or None, "group_id": c.get("group_id"),
             "min_key_id": c.get("min_key_id"), "max_key_id": c.get("max_key_id"),
             "release_date": s(c.get("release_date")), "lab": bool(c.get("is_lab")) or "Lab" in c["name"],
             "preview": bool(c.get("is_preview")) or "Pre-Release" in c["name"],

@@ -79,8 +79,8 @@ pub struct Sku {
 pub struct HostKey {
     /// Key name as in the data.
     pub name: String,
-    /// CSVLK SKU id.
-    pub sku_id: Uuid,
+    /// CSVLK SKU id (absent for some pre-release keys).
+    pub sku_id: Option<Uuid>,
     /// ePID group id, when known.
     pub group_id: Option<u32>,
     /// Lowest ePID key id.
