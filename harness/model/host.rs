@@ -263,7 +263,8 @@ impl KmsHost {
         }
 
         // TIME-SKEW (INFO): the bound is a profile parameter.
-        let skewed = request.client_time.since(now).abs() > self.config.time_tolerance_secs;
+        let skewed = request.client_time.since(now).unsigned_abs()
+            > self.config.time_tolerance_secs.unsigned_abs();
         if skewed {
             rules.push(rules::TIME_SKEW);
             if self.config.strict_time {
