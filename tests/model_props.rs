@@ -21,7 +21,11 @@ struct Event {
 
 fn events() -> impl Strategy<Value = Vec<Event>> {
     prop::collection::vec(
-        (0u8..80, 0usize..3, prop_oneof![0i64..3600, 0i64..(40 * 86_400)])
+        (
+            0u8..80,
+            0usize..3,
+            prop_oneof![0i64..3600, 0i64..(40 * 86_400)],
+        )
             .prop_map(|(cmid, kms, advance)| Event { cmid, kms, advance }),
         1..120,
     )
@@ -33,7 +37,10 @@ fn run(evs: &[Event]) -> Vec<Decision> {
     evs.iter()
         .map(|e| {
             t = t.plus(e.advance);
-            h.handle(&ActivationRequest::genuine(KMS[e.kms], Uuid::from_u128(e.cmid.into()), t), t)
+            h.handle(
+                &ActivationRequest::genuine(KMS[e.kms], Uuid::from_u128(e.cmid.into()), t),
+                t,
+            )
         })
         .collect()
 }

@@ -1,4 +1,5 @@
 //! One test per model rule, named after it, with its source in a comment.
+#![allow(clippy::field_reassign_with_default)]
 
 use kmsspec::model::catalog::{APP_OFFICE_2013, APP_WINDOWS};
 use kmsspec::model::decision::*;
@@ -29,7 +30,11 @@ fn host() -> KmsHost {
 fn host_with(key: &str, profile: Profile) -> KmsHost {
     let mut cfg = HostConfig::default();
     cfg.profile = profile;
-    cfg.keys = vec![InstalledKey { host_key: key.into(), epid: "x".into(), hwid: [0; 8] }];
+    cfg.keys = vec![InstalledKey {
+        host_key: key.into(),
+        epid: "x".into(),
+        hwid: [0; 8],
+    }];
     KmsHost::new(cfg).unwrap()
 }
 
@@ -49,7 +54,11 @@ fn serves(h: &mut KmsHost, kms: Uuid) -> bool {
 fn every_rule_is_registered_once_with_a_source() {
     let all = rules();
     for r in all {
-        assert!(!r.source.is_empty() && r.statement.ends_with('.'), "{}", r.id);
+        assert!(
+            !r.source.is_empty() && r.statement.ends_with('.'),
+            "{}",
+            r.id
+        );
         assert_eq!(all.iter().filter(|x| x.id == r.id).count(), 1, "{}", r.id);
     }
     assert_eq!(rule(rules::TIME_SKEW).unwrap().level, Level::Info);
@@ -64,7 +73,12 @@ fn thr_client_25() {
         assert!(!d.answer().unwrap().client_activates);
         assert!(d.rules.contains(&rules::THR_CLIENT_25));
     }
-    assert!(ask(&mut h, WIN10, 25, T0).answer().unwrap().client_activates);
+    assert!(
+        ask(&mut h, WIN10, 25, T0)
+            .answer()
+            .unwrap()
+            .client_activates
+    );
 }
 
 // Source: seed FAQ — Windows Server products activate at a count of at least 5.
@@ -188,11 +202,14 @@ fn csvlk_6x10() {
     let k = s.add_csvlk();
     for host in 0..6 {
         for n in 1..=10 {
-            assert_eq!(s.activate_host(k, cmid(host), ).unwrap(), n);
+            assert_eq!(s.activate_host(k, cmid(host),).unwrap(), n);
         }
     }
     assert_eq!(s.activate_host(k, cmid(0)), Err(ServiceError::CsvlkLimit));
-    assert_eq!(s.activate_host(k, cmid(6)).unwrap_err().hresult(), Some(HR_CSVLK_LIMIT));
+    assert_eq!(
+        s.activate_host(k, cmid(6)).unwrap_err().hresult(),
+        Some(HR_CSVLK_LIMIT)
+    );
     s.raise(k, 1).unwrap();
     assert_eq!(s.activate_host(k, cmid(0)), Ok(11));
 }
@@ -208,10 +225,19 @@ fn key_groups() {
     assert_eq!(group("Windows Server 2008 R2 Standard"), S2008R2_B);
     assert_eq!(group("windows server 2008 r2 enterprise"), S2008R2_B);
     assert_eq!(group("Windows Server 2008 R2 Datacenter"), S2008R2_C);
-    assert_eq!(group("Windows Server 2008 R2 for Itanium Enterprise"), S2008R2_C);
-    assert_eq!(group("Windows Server 2008 Datacenter without Hyper-V"), S2008_C);
+    assert_eq!(
+        group("Windows Server 2008 R2 for Itanium Enterprise"),
+        S2008R2_C
+    );
+    assert_eq!(
+        group("Windows Server 2008 Datacenter without Hyper-V"),
+        S2008_C
+    );
     assert_eq!(group("Windows Server 2008 Web"), S2008_A);
-    assert_eq!(group("Windows 7 Enterprise"), group("Windows 7 Professional"));
+    assert_eq!(
+        group("Windows 7 Enterprise"),
+        group("Windows 7 Professional")
+    );
 }
 
 // Source: seed FAQ — a MAK C does not activate Enterprise; a Windows 7 MAK does not activate Vista.
@@ -221,14 +247,23 @@ fn mak_group_only() {
     let sku = |n: &str| cat.sku_by_name(n).unwrap().id;
     let mut s = ActivationService::new();
     let mak_c = s.add_mak(S2008R2_C, 10);
-    let m = |n: &str| Machine { id: cmid(1), sku: sku(n), is_vm: false, was_kms_client: false };
+    let m = |n: &str| Machine {
+        id: cmid(1),
+        sku: sku(n),
+        is_vm: false,
+        was_kms_client: false,
+    };
     assert!(matches!(
         s.activate_mak(mak_c, &m("Windows Server 2008 R2 Enterprise")),
         Err(ServiceError::WrongKeyGroup { .. })
     ));
-    assert!(s.activate_mak(mak_c, &m("Windows Server 2008 R2 Datacenter")).is_ok());
+    assert!(s
+        .activate_mak(mak_c, &m("Windows Server 2008 R2 Datacenter"))
+        .is_ok());
     let mak7 = s.add_mak(WIN7, 10);
-    assert!(s.activate_mak(mak7, &m("Windows Vista Enterprise")).is_err());
+    assert!(s
+        .activate_mak(mak7, &m("Windows Vista Enterprise"))
+        .is_err());
     assert!(s.activate_mak(mak7, &m("Windows 7 Enterprise")).is_ok());
 }
 
@@ -266,8 +301,17 @@ fn hier_unknown_kms_id() {
     let mut h = host();
     let d = ask(&mut h, uuid!("00000000-1111-4222-8333-444444444444"), 1, T0);
     assert_eq!(d.hresult(), 0);
-    assert_eq!(d.permits(Observed::Refuse { hresult: HR_KMS_ID_MISMATCH }), Ok(Some(rules::HIER_UNKNOWN_KMS_ID)));
-    assert!(d.permits(Observed::Refuse { hresult: HR_INVALID_DATA }).is_err());
+    assert_eq!(
+        d.permits(Observed::Refuse {
+            hresult: HR_KMS_ID_MISMATCH
+        }),
+        Ok(Some(rules::HIER_UNKNOWN_KMS_ID))
+    );
+    assert!(d
+        .permits(Observed::Refuse {
+            hresult: HR_INVALID_DATA
+        })
+        .is_err());
 }
 
 // Source: seed FAQ — Server 2003/Vista/2008 hosts need an update to serve 7 / 2008 R2.
@@ -283,16 +327,27 @@ fn host_update_win7() {
     assert!(d.rules.contains(&rules::HOST_UPDATE_WIN7));
     assert_eq!(ask(&mut old, VISTA, 2, T0).hresult(), 0);
     cfg.updated_for_win7 = true;
-    assert_eq!(ask(&mut KmsHost::new(cfg).unwrap(), WIN7, 1, T0).hresult(), 0);
+    assert_eq!(
+        ask(&mut KmsHost::new(cfg).unwrap(), WIN7, 1, T0).hresult(),
+        0
+    );
 }
 
 // Source: seed FAQ — each activation or reactivation, physical or virtual, uses one; can be raised.
 #[test]
 fn mak_budget() {
-    let sku = Catalog::get().sku_by_name("Windows 7 Enterprise").unwrap().id;
+    let sku = Catalog::get()
+        .sku_by_name("Windows 7 Enterprise")
+        .unwrap()
+        .id;
     let mut s = ActivationService::new();
     let k = s.add_mak(WIN7, 2);
-    let m = Machine { id: cmid(1), sku, is_vm: true, was_kms_client: false };
+    let m = Machine {
+        id: cmid(1),
+        sku,
+        is_vm: true,
+        was_kms_client: false,
+    };
     assert_eq!(s.activate_mak(k, &m), Ok(1));
     assert_eq!(s.activate_mak(k, &m), Ok(0)); // reactivation uses one too
     let e = s.activate_mak(k, &m).unwrap_err();
@@ -305,11 +360,20 @@ fn mak_budget() {
 // Source: seed FAQ — proxy activation (VAMT) uses the same budget, one per machine.
 #[test]
 fn mak_proxy() {
-    let sku = Catalog::get().sku_by_name("Windows 7 Professional").unwrap().id;
+    let sku = Catalog::get()
+        .sku_by_name("Windows 7 Professional")
+        .unwrap()
+        .id;
     let mut s = ActivationService::new();
     let k = s.add_mak(WIN7, 5);
-    let ms: Vec<Machine> =
-        (0..3).map(|i| Machine { id: cmid(i), sku, is_vm: false, was_kms_client: false }).collect();
+    let ms: Vec<Machine> = (0..3)
+        .map(|i| Machine {
+            id: cmid(i),
+            sku,
+            is_vm: false,
+            was_kms_client: false,
+        })
+        .collect();
     assert_eq!(s.activate_proxy(k, &ms).unwrap().remaining, 2);
     assert_eq!(s.activate_mak(k, &ms[0]), Ok(1));
     assert_eq!(s.activate_proxy(k, &ms), Err(ServiceError::MakLimit));
@@ -319,10 +383,18 @@ fn mak_proxy() {
 // Source: seed FAQ — a MAK can activate a machine first configured for KMS.
 #[test]
 fn mak_after_kms() {
-    let sku = Catalog::get().sku_by_name("Windows 7 Enterprise").unwrap().id;
+    let sku = Catalog::get()
+        .sku_by_name("Windows 7 Enterprise")
+        .unwrap()
+        .id;
     let mut s = ActivationService::new();
     let k = s.add_mak(WIN7, 1);
-    let m = Machine { id: cmid(1), sku, is_vm: false, was_kms_client: true };
+    let m = Machine {
+        id: cmid(1),
+        sku,
+        is_vm: false,
+        was_kms_client: true,
+    };
     assert_eq!(s.activate_mak(k, &m), Ok(0));
 }
 
@@ -330,12 +402,20 @@ fn mak_after_kms() {
 #[test]
 fn client_grace_30d() {
     let mut c = KmsClient::new(25, T0);
-    assert!(matches!(c.state(T0.plus(30 * DAY - 1)), LicenseState::Grace { .. }));
+    assert!(matches!(
+        c.state(T0.plus(30 * DAY - 1)),
+        LicenseState::Grace { .. }
+    ));
     assert_eq!(c.state(T0.plus(30 * DAY)), LicenseState::Notification);
 }
 
 fn ok_response(count: u32) -> HostResponse {
-    HostResponse { hresult: 0, current_count: count, activation_interval: 120, renewal_interval: 10_080 }
+    HostResponse {
+        hresult: 0,
+        current_count: count,
+        activation_interval: 120,
+        renewal_interval: 10_080,
+    }
 }
 
 // Source: seed FAQ — activation valid 180 days.
@@ -368,14 +448,27 @@ fn client_retry_2h() {
 #[test]
 fn int_override() {
     let mut c = KmsClient::new(25, T0);
-    let r = HostResponse { hresult: 0, current_count: 1, activation_interval: 15, renewal_interval: 60 };
+    let r = HostResponse {
+        hresult: 0,
+        current_count: 1,
+        activation_interval: 15,
+        renewal_interval: 60,
+    };
     c.on_response(&r, T0);
     assert_eq!(c.next_contact(T0), T0.plus(15 * 60));
-    c.on_response(&HostResponse { current_count: 30, ..r }, T0);
+    c.on_response(
+        &HostResponse {
+            current_count: 30,
+            ..r
+        },
+        T0,
+    );
     assert_eq!(c.next_contact(T0), T0.plus(60 * 60));
     let mut cfg = HostConfig::default();
     cfg.renewal_interval = 60;
-    let d = KmsHost::new(cfg).unwrap().handle(&ActivationRequest::genuine(WIN10, cmid(1), T0), T0);
+    let d = KmsHost::new(cfg)
+        .unwrap()
+        .handle(&ActivationRequest::genuine(WIN10, cmid(1), T0), T0);
     assert_eq!(d.answer().unwrap().renewal_interval, 60);
 }
 
@@ -383,8 +476,20 @@ fn int_override() {
 #[test]
 fn hr_0xc004f038() {
     let mut c = KmsClient::new(25, T0);
-    assert_eq!(c.on_response(&ok_response(24), T0), ClientOutcome { activated: false, hresult: HR_NOT_ENOUGH_COUNT });
-    assert_eq!(c.on_response(&ok_response(25), T0), ClientOutcome { activated: true, hresult: 0 });
+    assert_eq!(
+        c.on_response(&ok_response(24), T0),
+        ClientOutcome {
+            activated: false,
+            hresult: HR_NOT_ENOUGH_COUNT
+        }
+    );
+    assert_eq!(
+        c.on_response(&ok_response(25), T0),
+        ClientOutcome {
+            activated: true,
+            hresult: 0
+        }
+    );
     let d = ask(&mut host(), WIN10, 1, T0);
     assert!(d.rules.contains(&rules::HR_0XC004F038));
 }
@@ -422,7 +527,12 @@ fn time_skew() {
     let mut r = ActivationRequest::genuine(WIN10, cmid(1), T0.plus(4 * HOUR + 1));
     let d = host().handle(&r, T0);
     assert_eq!(d.hresult(), 0);
-    assert_eq!(d.permits(Observed::Refuse { hresult: HR_INVALID_TIMESTAMP }), Ok(Some(rules::TIME_SKEW)));
+    assert_eq!(
+        d.permits(Observed::Refuse {
+            hresult: HR_INVALID_TIMESTAMP
+        }),
+        Ok(Some(rules::TIME_SKEW))
+    );
     let mut cfg = HostConfig::default();
     cfg.strict_time = true;
     let mut strict = KmsHost::new(cfg).unwrap();
@@ -455,10 +565,16 @@ fn observing_judges_counts_by_bounds() {
     assert_eq!(b, CountBounds { min: 1, max: None });
     assert!(d.permits(Observed::Answer { count: 37 }).is_ok());
     ask(&mut h, WIN10, 2, T0);
-    assert_eq!(h.judge_count(&APP_WINDOWS, 1, T0), Verdict::BelowMinimum { min: 2 });
+    assert_eq!(
+        h.judge_count(&APP_WINDOWS, 1, T0),
+        Verdict::BelowMinimum { min: 2 }
+    );
     let mut cfg = HostConfig::default();
     cfg.max_cache = Some(50);
     let mut capped = KmsHost::observing(cfg).unwrap();
     ask(&mut capped, WIN10, 1, T0);
-    assert_eq!(capped.judge_count(&APP_WINDOWS, 51, T0), Verdict::AboveMaximum { max: 50 });
+    assert_eq!(
+        capped.judge_count(&APP_WINDOWS, 51, T0),
+        Verdict::AboveMaximum { max: 50 }
+    );
 }

@@ -16,7 +16,12 @@ fn answer_to(client: &mut KmsClient, d: &Decision, now: Timestamp) -> ClientOutc
             activation_interval: a.activation_interval,
             renewal_interval: a.renewal_interval,
         },
-        None => HostResponse { hresult: d.hresult(), current_count: 0, activation_interval: 0, renewal_interval: 0 },
+        None => HostResponse {
+            hresult: d.hresult(),
+            current_count: 0,
+            activation_interval: 0,
+            renewal_interval: 0,
+        },
     };
     client.on_response(&r, now)
 }
@@ -38,7 +43,9 @@ fn twenty_five_clients_over_a_week_then_one_stops_renewing() {
             if clients[i].is_none() && t >= arrive[i] {
                 clients[i] = Some((KmsClient::new(25, t), t));
             }
-            let Some((c, next)) = clients[i].as_mut() else { continue };
+            let Some((c, next)) = clients[i].as_mut() else {
+                continue;
+            };
             if t < *next || (i == 0 && t > T0.plus(7 * DAY)) {
                 continue;
             }
@@ -58,14 +65,20 @@ fn twenty_five_clients_over_a_week_then_one_stops_renewing() {
     let last = arrive[24];
     for (i, a) in activated_at.iter().enumerate() {
         let a = a.unwrap_or_else(|| panic!("client {i} never activated"));
-        assert!(a >= last && a <= last.plus(3 * HOUR), "client {i} activated at {a:?}");
+        assert!(
+            a >= last && a <= last.plus(3 * HOUR),
+            "client {i} activated at {a:?}"
+        );
     }
     // The count falls to 24 exactly 30 days after client 0's last contact.
     let gone = last_contact_0.plus(30 * DAY);
     assert_eq!(host.count(&APP_WINDOWS, gone.plus(-1)), 25);
     assert_eq!(host.count(&APP_WINDOWS, gone), 24);
     // A fresh client now sees 25 again and activates; a 26th distinct client sees 26.
-    let d = host.handle(&ActivationRequest::genuine(WIN10, Uuid::from_u128(1), gone), gone);
+    let d = host.handle(
+        &ActivationRequest::genuine(WIN10, Uuid::from_u128(1), gone),
+        gone,
+    );
     assert_eq!(d.answer().unwrap().current_count, 25);
     assert!(d.answer().unwrap().client_activates);
 }
@@ -81,8 +94,14 @@ fn server_only_host_grows_cache_when_a_client_arrives() {
         host.handle(&ActivationRequest::genuine(s2019, Uuid::from_u128(i), t), t);
         t = t.plus(DAY);
     }
-    assert_eq!((host.cache_size(&APP_WINDOWS), host.count(&APP_WINDOWS, t)), (10, 10));
-    let d = host.handle(&ActivationRequest::genuine(WIN10, Uuid::from_u128(100), t), t);
+    assert_eq!(
+        (host.cache_size(&APP_WINDOWS), host.count(&APP_WINDOWS, t)),
+        (10, 10)
+    );
+    let d = host.handle(
+        &ActivationRequest::genuine(WIN10, Uuid::from_u128(100), t),
+        t,
+    );
     assert_eq!(host.cache_size(&APP_WINDOWS), 50);
     assert_eq!(d.answer().unwrap().current_count, 11);
     // 31 days of silence: everything expires, the cache stays 50.
@@ -96,13 +115,21 @@ fn server_only_host_grows_cache_when_a_client_arrives() {
 #[test]
 fn client_lapses_after_180_days_without_renewal() {
     let mut c = KmsClient::new(5, T0);
-    let r = HostResponse { hresult: 0, current_count: 5, activation_interval: 120, renewal_interval: 10_080 };
+    let r = HostResponse {
+        hresult: 0,
+        current_count: 5,
+        activation_interval: 120,
+        renewal_interval: 10_080,
+    };
     assert!(c.on_response(&r, T0).activated);
     let mut t = T0;
     while t < T0.plus(180 * DAY) {
         t = c.next_contact(t);
         c.on_no_response(t);
     }
-    assert!(matches!(c.state(T0.plus(180 * DAY)), LicenseState::OutOfTolerance { .. }));
+    assert!(matches!(
+        c.state(T0.plus(180 * DAY)),
+        LicenseState::OutOfTolerance { .. }
+    ));
     assert_eq!(c.state(T0.plus(210 * DAY)), LicenseState::Notification);
 }

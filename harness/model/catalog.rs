@@ -166,9 +166,23 @@ impl Catalog {
     /// Parses a catalog JSON text (the committed one, or a regenerated one under test).
     pub fn parse(text: &str) -> Result<Self, CatalogError> {
         let raw: Raw = serde_json::from_str(text).map_err(|e| CatalogError(e.to_string()))?;
-        let kms_by_id = raw.kms_ids.iter().enumerate().map(|(i, k)| (k.id, i)).collect();
-        let sku_by_id = raw.skus.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-        Ok(Self { raw, kms_by_id, sku_by_id })
+        let kms_by_id = raw
+            .kms_ids
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.id, i))
+            .collect();
+        let sku_by_id = raw
+            .skus
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        Ok(Self {
+            raw,
+            kms_by_id,
+            sku_by_id,
+        })
     }
 
     /// The committed catalog, parsed once.
@@ -196,7 +210,9 @@ impl Catalog {
 
     /// The KMS product group with this counted id.
     pub fn kms(&self, id: &Uuid) -> Option<&KmsProduct> {
-        self.kms_by_id.get(id).and_then(|&i| self.raw.kms_ids.get(i))
+        self.kms_by_id
+            .get(id)
+            .and_then(|&i| self.raw.kms_ids.get(i))
     }
 
     /// All SKUs.
@@ -211,12 +227,18 @@ impl Catalog {
 
     /// A SKU by edition name (case-insensitive), e.g. "Windows 10 Enterprise".
     pub fn sku_by_name(&self, name: &str) -> Option<&Sku> {
-        self.raw.skus.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+        self.raw
+            .skus
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
     }
 
     /// A KMS product group by name (case-insensitive).
     pub fn kms_by_name(&self, name: &str) -> Option<&KmsProduct> {
-        self.raw.kms_ids.iter().find(|k| k.name.eq_ignore_ascii_case(name))
+        self.raw
+            .kms_ids
+            .iter()
+            .find(|k| k.name.eq_ignore_ascii_case(name))
     }
 
     /// The host keys of a profile.
@@ -229,7 +251,9 @@ impl Catalog {
 
     /// A host key by name (case-insensitive) in a profile.
     pub fn host_key(&self, profile: Profile, name: &str) -> Option<&HostKey> {
-        self.host_keys(profile).iter().find(|k| k.name.eq_ignore_ascii_case(name))
+        self.host_keys(profile)
+            .iter()
+            .find(|k| k.name.eq_ignore_ascii_case(name))
     }
 
     /// Host builds and their platform ids.

@@ -74,7 +74,9 @@ impl KmsClient {
     pub fn new(threshold: u32, now: Timestamp) -> Self {
         Self {
             threshold,
-            state: LicenseState::Grace { until: now.plus(GRACE_SECS) },
+            state: LicenseState::Grace {
+                until: now.plus(GRACE_SECS),
+            },
             activation_interval: DEFAULT_ACTIVATION_MIN,
             renewal_interval: DEFAULT_RENEWAL_MIN,
             last_contact: now,
@@ -89,12 +91,14 @@ impl KmsClient {
     /// The license state at `now` (advancing grace and validity expiries).
     pub fn state(&mut self, now: Timestamp) -> LicenseState {
         self.state = match self.state {
-            LicenseState::Grace { until } | LicenseState::OutOfTolerance { until } if now >= until => {
+            LicenseState::Grace { until } | LicenseState::OutOfTolerance { until }
+                if now >= until =>
+            {
                 LicenseState::Notification
             }
-            LicenseState::Licensed { until } if now >= until => {
-                LicenseState::OutOfTolerance { until: until.plus(GRACE_SECS) }
-            }
+            LicenseState::Licensed { until } if now >= until => LicenseState::OutOfTolerance {
+                until: until.plus(GRACE_SECS),
+            },
             s => s,
         };
         self.state
@@ -111,15 +115,26 @@ impl KmsClient {
         self.state(now);
         self.last_contact = now;
         if response.hresult != 0 {
-            return ClientOutcome { activated: false, hresult: response.hresult };
+            return ClientOutcome {
+                activated: false,
+                hresult: response.hresult,
+            };
         }
         self.activation_interval = response.activation_interval;
         self.renewal_interval = response.renewal_interval;
         if response.current_count < self.threshold {
-            return ClientOutcome { activated: false, hresult: HR_NOT_ENOUGH_COUNT };
+            return ClientOutcome {
+                activated: false,
+                hresult: HR_NOT_ENOUGH_COUNT,
+            };
         }
-        self.state = LicenseState::Licensed { until: now.plus(VALIDITY_SECS) };
-        ClientOutcome { activated: true, hresult: 0 }
+        self.state = LicenseState::Licensed {
+            until: now.plus(VALIDITY_SECS),
+        };
+        ClientOutcome {
+            activated: true,
+            hresult: 0,
+        }
     }
 
     /// Records a contact attempt that got no response (timing only).

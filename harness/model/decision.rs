@@ -47,7 +47,10 @@ pub enum Verdict {
 impl CountBounds {
     /// Exactly `n`.
     pub fn exact(n: u32) -> Self {
-        Self { min: n, max: Some(n) }
+        Self {
+            min: n,
+            max: Some(n),
+        }
     }
 
     /// Judges an observed count against the bounds.

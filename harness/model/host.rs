@@ -118,9 +118,21 @@ impl Default for HostConfig {
         Self {
             profile: Profile::Hierarchical,
             keys: vec![
-                key("Windows Server 2019", "03612-00206-556-123727-03-1033-17763.0000-2972018", hwid),
-                key("Office 2019", "03612-00206-684-137669-03-1033-17763.0000-2972018", hwid),
-                key("Office 2010", "03612-00096-199-799188-03-1033-17763.0000-2972018", hwid),
+                key(
+                    "Windows Server 2019",
+                    "03612-00206-556-123727-03-1033-17763.0000-2972018",
+                    hwid,
+                ),
+                key(
+                    "Office 2019",
+                    "03612-00206-684-137669-03-1033-17763.0000-2972018",
+                    hwid,
+                ),
+                key(
+                    "Office 2010",
+                    "03612-00096-199-799188-03-1033-17763.0000-2972018",
+                    hwid,
+                ),
             ],
             host_build: 17763,
             updated_for_win7: true,
@@ -218,12 +230,16 @@ impl KmsHost {
 
     /// The CMID table of an application.
     pub fn table(&self, app_id: &Uuid) -> Option<&CmidTable> {
-        self.tables.iter().find(|(a, _)| a == app_id).map(|(_, t)| t)
+        self.tables
+            .iter()
+            .find(|(a, _)| a == app_id)
+            .map(|(_, t)| t)
     }
 
     /// The (exact or lower-bound) count of an application at `now`.
     pub fn count(&self, app_id: &Uuid, now: Timestamp) -> u32 {
-        self.table(app_id).map_or(0, |t| t.count(now.max(self.clock)))
+        self.table(app_id)
+            .map_or(0, |t| t.count(now.max(self.clock)))
     }
 
     /// The cache size of an application.
@@ -238,7 +254,10 @@ impl KmsHost {
             Knowledge::Complete => CountBounds::exact(n),
             Knowledge::Observing => CountBounds {
                 min: n,
-                max: self.config.max_cache.map(|m| m.max(self.cache_size(app_id))),
+                max: self
+                    .config
+                    .max_cache
+                    .map(|m| m.max(self.cache_size(app_id))),
             },
         }
     }
@@ -268,10 +287,15 @@ impl KmsHost {
         if skewed {
             rules.push(rules::TIME_SKEW);
             if self.config.strict_time {
-                alternatives.push(Alternative::Answer { rule: rules::TIME_SKEW });
+                alternatives.push(Alternative::Answer {
+                    rule: rules::TIME_SKEW,
+                });
                 return refuse(HR_INVALID_TIMESTAMP, rules, alternatives);
             }
-            alternatives.push(Alternative::Refuse { hresult: HR_INVALID_TIMESTAMP, rule: rules::TIME_SKEW });
+            alternatives.push(Alternative::Refuse {
+                hresult: HR_INVALID_TIMESTAMP,
+                rule: rules::TIME_SKEW,
+            });
         }
 
         // Product gate: HIER-HOST-KEY / HIER-UNKNOWN-KMS-ID / HOST-UPDATE-WIN7.
@@ -281,7 +305,9 @@ impl KmsHost {
                 rules.push(rules::HIER_HOST_KEY);
                 if k.app_id != request.app_id {
                     rules.push(rules::HR_0XC004F042);
-                    alternatives.push(Alternative::Answer { rule: rules::HIER_UNKNOWN_KMS_ID });
+                    alternatives.push(Alternative::Answer {
+                        rule: rules::HIER_UNKNOWN_KMS_ID,
+                    });
                     return refuse(HR_KMS_ID_MISMATCH, rules, alternatives);
                 }
                 if WIN7_GENERATION.contains(&k.id)
@@ -341,8 +367,11 @@ impl KmsHost {
         rules.push(rules::CNT_DISTINCT_CMID);
         let bounds = self.count_bounds(&app_id, now);
         let count = bounds.min;
-        let threshold_rule =
-            if request.required_count >= 25 { rules::THR_CLIENT_25 } else { rules::THR_SERVER_5 };
+        let threshold_rule = if request.required_count >= 25 {
+            rules::THR_CLIENT_25
+        } else {
+            rules::THR_SERVER_5
+        };
         rules.push(threshold_rule);
         let client_activates = count >= request.required_count;
         if !client_activates {
@@ -367,5 +396,9 @@ impl KmsHost {
 }
 
 fn refuse(hresult: u32, rules: Vec<RuleId>, alternatives: Vec<Alternative>) -> Decision {
-    Decision { outcome: Outcome::Refuse { hresult }, alternatives, rules }
+    Decision {
+        outcome: Outcome::Refuse { hresult },
+        alternatives,
+        rules,
+    }
 }

@@ -55,8 +55,16 @@ impl ServiceError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Key {
-    Mak { group: Uuid, remaining: u64, used: u64 },
-    Csvlk { limit_hosts: usize, per_host: u32, hosts: HashMap<Uuid, u32> },
+    Mak {
+        group: Uuid,
+        remaining: u64,
+        used: u64,
+    },
+    Csvlk {
+        limit_hosts: usize,
+        per_host: u32,
+        hosts: HashMap<Uuid, u32>,
+    },
 }
 
 /// One machine in an activation: its id and the edition installed.
@@ -88,7 +96,11 @@ impl ActivationService {
     /// Registers a MAK for the product key group `group` (a KMS counted id, e.g. Server 2008 R2
     /// C) with `activations` allowed.
     pub fn add_mak(&mut self, group: Uuid, activations: u64) -> KeyHandle {
-        self.push(Key::Mak { group, remaining: activations, used: 0 })
+        self.push(Key::Mak {
+            group,
+            remaining: activations,
+            used: 0,
+        })
     }
 
     /// Registers a CSVLK with the default 6 × 10 budget.
@@ -107,7 +119,9 @@ impl ActivationService {
     }
 
     fn key_mut(&mut self, h: KeyHandle) -> Result<&mut Key, ServiceError> {
-        self.keys.get_mut(h.0 as usize).ok_or(ServiceError::UnknownKey(h))
+        self.keys
+            .get_mut(h.0 as usize)
+            .ok_or(ServiceError::UnknownKey(h))
     }
 
     /// Activations left on a MAK.
@@ -138,7 +152,8 @@ impl ActivationService {
     /// Independent activation of one machine (online or phone). Uses one activation whether
     /// physical, virtual or a reactivation.
     pub fn activate_mak(&mut self, h: KeyHandle, machine: &Machine) -> Result<u64, ServiceError> {
-        self.activate_proxy(h, std::slice::from_ref(machine)).map(|v| v.remaining)
+        self.activate_proxy(h, std::slice::from_ref(machine))
+            .map(|v| v.remaining)
     }
 
     /// Proxy activation (VAMT): one request carrying many machines; all-or-nothing, each
@@ -149,7 +164,12 @@ impl ActivationService {
         machines: &[Machine],
     ) -> Result<ProxyReceipt, ServiceError> {
         let cat = Catalog::get();
-        let Key::Mak { group, remaining, used } = self.key_mut(h)? else {
+        let Key::Mak {
+            group,
+            remaining,
+            used,
+        } = self.key_mut(h)?
+        else {
             return Err(ServiceError::WrongKind);
         };
         for m in machines {
@@ -164,12 +184,20 @@ impl ActivationService {
         }
         *remaining -= n;
         *used += n;
-        Ok(ProxyReceipt { activated: machines.len(), remaining: *remaining })
+        Ok(ProxyReceipt {
+            activated: machines.len(),
+            remaining: *remaining,
+        })
     }
 
     /// Activates a KMS host with a CSVLK: at most six distinct hosts, each at most ten times.
     pub fn activate_host(&mut self, h: KeyHandle, host_id: Uuid) -> Result<u32, ServiceError> {
-        let Key::Csvlk { limit_hosts, per_host, hosts } = self.key_mut(h)? else {
+        let Key::Csvlk {
+            limit_hosts,
+            per_host,
+            hosts,
+        } = self.key_mut(h)?
+        else {
             return Err(ServiceError::WrongKind);
         };
         if !hosts.contains_key(&host_id) && hosts.len() >= *limit_hosts {

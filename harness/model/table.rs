@@ -69,14 +69,22 @@ impl CmidTable {
 
     fn evict_oldest(&mut self) -> Option<Uuid> {
         // Oldest contact first; ties broken by CMID so replays are deterministic.
-        let oldest = self.last_seen.iter().min_by_key(|(id, t)| (**t, **id)).map(|(id, _)| *id)?;
+        let oldest = self
+            .last_seen
+            .iter()
+            .min_by_key(|(id, t)| (**t, **id))
+            .map(|(id, _)| *id)?;
         self.last_seen.remove(&oldest);
         Some(oldest)
     }
 
     /// Distinct CMIDs live at `now` (capped by capacity).
     pub fn count(&self, now: Timestamp) -> u32 {
-        let live = self.last_seen.values().filter(|t| is_live(**t, now)).count();
+        let live = self
+            .last_seen
+            .values()
+            .filter(|t| is_live(**t, now))
+            .count();
         u32::try_from(live).unwrap_or(u32::MAX).min(self.capacity)
     }
 
