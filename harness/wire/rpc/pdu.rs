@@ -252,3 +252,226 @@ pub fn looks_like_pdu_start(buf: &[u8]) -> bool {
         && (HEADER_LEN..=MAX_SANE_FRAG_LENGTH).contains(&frag)
         && usize::from(h.auth_length) <= frag - HEADER_LEN
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::rpc::{
+        NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE,
+        NDR32, NDR64, NCA_S_UNK_IF,
+    };
+    use crate::wire::WireErrorKind;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        hex::decode(s.split_whitespace().collect::<String>()).unwrap()
+    }
+
+    /// §7 request PDU: the 32-byte prefix from the table, then a 260-byte KMS message.
+    fn section7_request() -> Vec<u8> {
+        let mut v = unhex(
+            "05000003 10000000 2401 0000 02000000 0c010000 0000 0000 04010000 04010000",
+        );
+        v.extend_from_slice(&unhex("00000600"));
+        v.extend((0..256u16).map(|i| i as u8));
+        v
+    }
+
+    #[test]
+    fn section7_request_pdu() {
+        let bytes = section7_request();
+        assert_eq!(bytes.len(), 292);
+        let pdu = Pdu::parse(&bytes).unwrap();
+        let Pdu::Request(c, r) = &pdu else {
+            panic!("not a request: {pdu:?}")
+        };
+        assert_eq!(c.call_id, 2);
+        assert_eq!(c.pfc_flags, PfcFlags::SINGLE);
+        assert_eq!((r.alloc_hint, r.p_cont_id, r.opnum, r.object), (268, 0, 0, None));
+        assert_eq!(r.stub_offset(), 24);
+        let stub = RequestStub::parse(&r.stub, NdrSyntax::Ndr32).unwrap();
+        assert_eq!((stub.declared_size, stub.max_count), (260, 260));
+        assert_eq!(&stub.message[..4], &[0, 0, 6, 0]);
+        assert_eq!(stub.message, &bytes[32..]);
+        stub.validate(NdrSyntax::Ndr32).unwrap();
+        assert_eq!(pdu.encode(), bytes);
+        assert_eq!(pdu_length(&bytes[..16]).unwrap(), Some(292));
+        assert!(looks_like_pdu_start(&bytes));
+    }
+
+    #[test]
+    fn section7_response_pdu() {
+        let mut bytes = unhex(
+            "05000203 10000000 2c01 0000 02000000 14010000 0000 00 00 04010000 00000200 04010000",
+        );
+        bytes.extend_from_slice(&unhex("00000600"));
+        bytes.extend(std::iter::repeat_n(0xa5, 256));
+        bytes.extend_from_slice(&unhex("00000000"));
+        assert_eq!(bytes.len(), 300);
+        let pdu = Pdu::parse(&bytes).unwrap();
+        let Pdu::Response(_, r) = &pdu else {
+            panic!("not a response")
+        };
+        assert_eq!(r.alloc_hint, 276);
+        let stub = ResponseStub::parse(&r.stub, NdrSyntax::Ndr32).unwrap();
+        let ResponseStub::Success {
+            response_size,
+            referent_id,
+            max_count,
+            message,
+            pad,
+            return_value,
+            ..
+        } = stub
+        else {
+            panic!("error form")
+        };
+        assert_eq!((response_size, referent_id, max_count), (260, 0x20000, 260));
+        assert_eq!(message, &bytes[36..296]);
+        assert!(pad.is_empty());
+        assert_eq!(return_value, 0);
+        stub.validate(NdrSyntax::Ndr32).unwrap();
+        assert_eq!(stub.encode(NdrSyntax::Ndr32), &bytes[24..]);
+        assert_eq!(pdu.encode(), bytes);
+    }
+
+    #[test]
+    fn port_1688_bind_ack_layout() {
+        // §1.8: L = 5 ("1688\0"), one pad byte, results at body offset 20 (PDU offset 36).
+        let bytes = unhex(
+            "05000c13 10000000 6c00 0000 02000000 d016 d016 d559e643 0500 3136383800 aa 03 000000
+             0200 0200 00000000000000000000000000000000 00000000
+             0000 0000 33057171babe37498319b5dbef9ccc36 01000000
+             0300 0300 00000000000000000000000000000000 00000000",
+        );
+        let pdu = Pdu::parse(&bytes).unwrap();
+        let Pdu::BindAck(_, a) = &pdu else {
+            panic!("not a bind_ack")
+        };
+        assert_eq!(a.port(), Some("1688"));
+        assert_eq!(a.pad_len(), 1);
+        assert_eq!(a.pad[0], 0xaa);
+        assert_eq!(bytes[32], 3, "n_results at body offset A = 16");
+        assert_eq!(bytes[36], 2, "results start at body offset 20");
+        assert_eq!(a.assoc_group_id, 0x43e6_59d5);
+        assert_eq!(a.results.len(), 3);
+        assert_eq!(a.results[0].result, ResultKind::ProviderRejection);
+        assert_eq!(a.results[0].reason, 2);
+        assert_eq!(a.results[1].result, ResultKind::Acceptance);
+        assert_eq!(a.results[1].transfer_syntax, NDR64);
+        assert_eq!(a.results[2].result, ResultKind::NegotiateAck);
+        assert_eq!(a.results[2].reason, 3);
+        assert_eq!(pdu.encode(), bytes);
+    }
+
+    #[test]
+    fn alter_context_resp_keeps_stale_pad_bytes() {
+        // vlmcsd: empty sec_addr, 2 uninitialised pad bytes ("11").
+        let bytes = unhex(
+            "05000f03100000003800000002000000d016d016d559e643000031310100000000000000045d888aeb1cc9119fe808002b10486002000000",
+        );
+        let pdu = Pdu::parse(&bytes).unwrap();
+        let Pdu::AlterContextResp(_, a) = &pdu else {
+            panic!("not alter_context_resp")
+        };
+        assert!(a.sec_addr.is_empty());
+        assert_eq!(&a.pad[..a.pad_len()], b"11");
+        assert_eq!(a.results[0].transfer_syntax, NDR32);
+        assert_eq!(pdu.encode(), bytes);
+    }
+
+    #[test]
+    fn bind_with_two_transfer_syntaxes_in_one_element() {
+        let mut bind = Bind::new(vec![crate::wire::rpc::ContextElement::new(
+            7,
+            KMS_INTERFACE,
+            NDR32,
+        )]);
+        bind.contexts[0].transfer_syntaxes.push(NDR64);
+        bind.contexts.push(crate::wire::rpc::ContextElement::new(
+            8,
+            KMS_INTERFACE,
+            crate::wire::rpc::btfn(3),
+        ));
+        let pdu = Pdu::Bind(Common::new(2), bind);
+        let bytes = pdu.encode();
+        assert_eq!(bytes.len(), 16 + 12 + 64 + 44);
+        assert_eq!(bytes[16 + 12 + 2], 2, "n_transfer_syn");
+        let back = Pdu::parse(&bytes).unwrap();
+        assert_eq!(back, pdu);
+        let Pdu::Bind(_, b) = back else { panic!() };
+        assert_eq!(b.contexts[1].p_cont_id, 8);
+        assert_eq!(
+            b.contexts[1].transfer_syntaxes[0].kind(),
+            TransferSyntaxKind::Btfn { features: 3 }
+        );
+    }
+
+    #[test]
+    fn vlmcsd_fault_pdu() {
+        let bytes = unhex("05000323100000002000000002000000200000000000e6430300011c00000000");
+        let pdu = Pdu::parse(&bytes).unwrap();
+        let Pdu::Fault(c, f) = &pdu else { panic!() };
+        assert_eq!(c.pfc_flags.bits(), 0x23);
+        assert!(c.pfc_flags.contains(PfcFlags::DID_NOT_EXECUTE));
+        assert_eq!(f.status, NCA_S_UNK_IF);
+        assert_eq!((f.cancel_count, f.reserved), (0xe6, 0x43));
+        assert_eq!(pdu.encode(), bytes);
+    }
+
+    #[test]
+    fn error_stub_literal() {
+        let stub = unhex("00000000 00000000 0d000780");
+        let s = ResponseStub::parse(&stub, NdrSyntax::Ndr32).unwrap();
+        assert_eq!(s, ResponseStub::error(0x8007_000D));
+        s.validate(NdrSyntax::Ndr32).unwrap();
+        assert_eq!(s.encode(NdrSyntax::Ndr32), stub);
+        let s64 = ResponseStub::error(0x8007_000D).encode(NdrSyntax::Ndr64);
+        assert_eq!(s64, unhex("0000000000000000 0000000000000000 0d000780"));
+    }
+
+    #[test]
+    fn header_refusals_name_the_field() {
+        let good = section7_request();
+        let mut v = good.clone();
+        v[0] = 4;
+        assert_eq!(Pdu::parse(&v).unwrap_err().field, "rpc.header.rpc_vers");
+        let mut v = good.clone();
+        v[4] = 0;
+        let e = Pdu::parse(&v).unwrap_err();
+        assert_eq!((e.field, e.kind), ("rpc.header.drep", WireErrorKind::Unsupported));
+        assert!(pdu_length(&v).is_err());
+        let mut v = good.clone();
+        v[2] = 16;
+        let e = Pdu::parse(&v).unwrap_err();
+        assert_eq!((e.field, e.kind), ("rpc.header.ptype", WireErrorKind::InvalidValue { value: 16 }));
+        let mut v = good.clone();
+        v[10] = 8;
+        assert_eq!(Pdu::parse(&v).unwrap_err().field, "rpc.header.auth_length");
+        let e = Pdu::parse(&good[..200]).unwrap_err();
+        assert_eq!(
+            (e.field, e.kind),
+            ("rpc.header.frag_length", WireErrorKind::LengthMismatch { declared: 292, actual: 200 })
+        );
+        let mut v = good.clone();
+        v[8] = 15;
+        v[9] = 0;
+        assert_eq!(Pdu::parse(&v).unwrap_err().field, "rpc.header.frag_length");
+        assert!(pdu_length(&v).is_err());
+        assert_eq!(pdu_length(&good[..15]).unwrap(), None);
+    }
+
+    #[test]
+    fn lying_max_count_is_refused_before_slicing() {
+        let stub = unhex("04010000 ffffffff 00000600");
+        let e = RequestStub::parse(&stub, NdrSyntax::Ndr32).unwrap_err();
+        assert_eq!(e.field, "ndr.request.max_count");
+        assert_eq!(e.offset, 4);
+        assert_eq!(
+            e.kind,
+            WireErrorKind::LengthMismatch { declared: 0xffff_ffff, actual: 4 }
+        );
+        let stub = unhex("05000000 04000000 00000600");
+        let s = RequestStub::parse(&stub, NdrSyntax::Ndr32).unwrap();
+        assert_eq!(s.validate(NdrSyntax::Ndr32).unwrap_err().field, "ndr.request.size");
+    }
+}
