@@ -13,7 +13,10 @@ fn vector_pdus() -> Vec<Vec<u8>> {
     };
     let mut out = Vec::new();
     for m in v["deterministic_messages"].as_array().unwrap() {
-        for k in ["request_pdu_ndr32_ctx0_callid2", "response_pdu_ndr32_ctx0_callid2"] {
+        for k in [
+            "request_pdu_ndr32_ctx0_callid2",
+            "response_pdu_ndr32_ctx0_callid2",
+        ] {
             out.push(unhex(m[k].as_str().unwrap()));
         }
     }
@@ -53,7 +56,12 @@ fn lying_frag_length() {
             let e = Pdu::parse(&b).unwrap_err();
             assert_eq!(
                 (e.field, e.kind),
-                ("rpc.header.frag_length", WireErrorKind::InvalidValue { value: small.into() })
+                (
+                    "rpc.header.frag_length",
+                    WireErrorKind::InvalidValue {
+                        value: small.into()
+                    }
+                )
             );
             assert!(pdu_length(&b).is_err());
         }
@@ -78,14 +86,20 @@ fn header_field_refusals() {
         let mut b = p.clone();
         b[4] = 0x00;
         let e = Pdu::parse(&b).unwrap_err();
-        assert_eq!((e.field, e.offset, e.kind), ("rpc.header.drep", 4, WireErrorKind::Unsupported));
+        assert_eq!(
+            (e.field, e.offset, e.kind),
+            ("rpc.header.drep", 4, WireErrorKind::Unsupported)
+        );
         for t in [16u8, 20, 255] {
             let mut b = p.clone();
             b[2] = t;
             let e = Pdu::parse(&b).unwrap_err();
             assert_eq!(
                 (e.field, e.kind),
-                ("rpc.header.ptype", WireErrorKind::InvalidValue { value: t.into() })
+                (
+                    "rpc.header.ptype",
+                    WireErrorKind::InvalidValue { value: t.into() }
+                )
             );
         }
         let mut b = p.clone();
@@ -101,14 +115,20 @@ fn header_field_refusals() {
 fn truncated_stubs_are_typed_errors() {
     let Some(v) = test_vectors() else { return };
     for m in v["deterministic_messages"].as_array().unwrap() {
-        for (k, syntax) in [("ndr32_request_stub", NdrSyntax::Ndr32), ("ndr64_request_stub", NdrSyntax::Ndr64)] {
+        for (k, syntax) in [
+            ("ndr32_request_stub", NdrSyntax::Ndr32),
+            ("ndr64_request_stub", NdrSyntax::Ndr64),
+        ] {
             let s = unhex(m[k].as_str().unwrap());
             for cut in 0..s.len() {
                 let e = RequestStub::parse(&s[..cut], syntax).unwrap_err();
                 assert!(e.field.starts_with("ndr.request."), "{k} cut {cut}: {e}");
             }
         }
-        for (k, syntax) in [("ndr32_response_stub", NdrSyntax::Ndr32), ("ndr64_response_stub", NdrSyntax::Ndr64)] {
+        for (k, syntax) in [
+            ("ndr32_response_stub", NdrSyntax::Ndr32),
+            ("ndr64_response_stub", NdrSyntax::Ndr64),
+        ] {
             let s = unhex(m[k].as_str().unwrap());
             for cut in 0..s.len() {
                 let e = ResponseStub::parse(&s[..cut], syntax).unwrap_err();

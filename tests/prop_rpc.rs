@@ -19,14 +19,19 @@ fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn common() -> impl Strategy<Value = Common> {
-    (0..=1u8, any::<u8>(), 0..16u8, any::<[u8; 3]>(), any::<u32>()).prop_map(
-        |(minor, flags, lo, rest, call_id)| Common {
+    (
+        0..=1u8,
+        any::<u8>(),
+        0..16u8,
+        any::<[u8; 3]>(),
+        any::<u32>(),
+    )
+        .prop_map(|(minor, flags, lo, rest, call_id)| Common {
             rpc_vers_minor: minor,
             pfc_flags: PfcFlags(flags),
             drep: DataRep([0x10 | lo, rest[0], rest[1], rest[2]]),
             call_id,
-        },
-    )
+        })
 }
 
 fn bind() -> impl Strategy<Value = Bind<'static>> {
@@ -36,12 +41,14 @@ fn bind() -> impl Strategy<Value = Bind<'static>> {
         syntax(),
         proptest::collection::vec(syntax(), 0..4),
     )
-        .prop_map(|(p_cont_id, reserved, abstract_syntax, transfer_syntaxes)| ContextElement {
-            p_cont_id,
-            reserved,
-            abstract_syntax,
-            transfer_syntaxes,
-        });
+        .prop_map(
+            |(p_cont_id, reserved, abstract_syntax, transfer_syntaxes)| ContextElement {
+                p_cont_id,
+                reserved,
+                abstract_syntax,
+                transfer_syntaxes,
+            },
+        );
     (
         any::<u16>(),
         any::<u16>(),
@@ -121,15 +128,20 @@ fn pdu() -> impl Strategy<Value = Pdu<'static>> {
             object: obj.map(Uuid::from_u128),
             stub: Cow::Owned(stub),
         });
-    let response = (any::<u32>(), any::<u16>(), any::<u8>(), any::<u8>(), bytes(300)).prop_map(
-        |(a, p, c, r, stub)| Response {
+    let response = (
+        any::<u32>(),
+        any::<u16>(),
+        any::<u8>(),
+        any::<u8>(),
+        bytes(300),
+    )
+        .prop_map(|(a, p, c, r, stub)| Response {
             alloc_hint: a,
             p_cont_id: p,
             cancel_count: c,
             reserved: r,
             stub: Cow::Owned(stub),
-        },
-    );
+        });
     let fault = (
         any::<u32>(),
         any::<u16>(),

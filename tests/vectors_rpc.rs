@@ -108,7 +108,10 @@ fn captured_sessions_roundtrip() {
             if let Pdu::BindAck(_, a) | Pdu::AlterContextResp(_, a) = &sp {
                 let n = e["server_summary"]["results"].as_array().unwrap().len();
                 assert_eq!(a.results.len(), n);
-                assert_eq!(hex::encode(&a.sec_addr[..]), e["server_summary"]["sec_addr"].as_str().unwrap_or(""));
+                assert_eq!(
+                    hex::encode(&a.sec_addr[..]),
+                    e["server_summary"]["sec_addr"].as_str().unwrap_or("")
+                );
             }
             if let Some(ndr) = e["ndr"].as_str() {
                 let syntax = syntax_of(ndr);
@@ -217,7 +220,10 @@ fn error_cases_content() {
         let (client, _) = last_pdus(&cases[i]);
         let pdu = Pdu::parse(&client).unwrap();
         let s = RequestStub::parse(pdu.stub().unwrap(), NdrSyntax::Ndr32).unwrap();
-        assert_eq!((s.declared_size, s.max_count, s.message.len()), (n, u64::from(n), n as usize));
+        assert_eq!(
+            (s.declared_size, s.max_count, s.message.len()),
+            (n, u64::from(n), n as usize)
+        );
     }
     // Bind results.
     for (i, result, reason) in [
@@ -230,13 +236,20 @@ fn error_cases_content() {
         let Pdu::BindAck(_, a) = Pdu::parse(&server).unwrap() else {
             panic!("case {i}")
         };
-        assert_eq!((a.results[0].result, a.results[0].reason), (result, reason), "case {i}");
+        assert_eq!(
+            (a.results[0].result, a.results[0].reason),
+            (result, reason),
+            "case {i}"
+        );
     }
     let (_, server) = last_pdus(&cases[12]);
     let Pdu::BindAck(_, a) = Pdu::parse(server.as_deref().unwrap()).unwrap() else {
         panic!()
     };
-    assert_eq!((a.results[1].result, a.results[1].reason), (ResultKind::NegotiateAck, 1));
+    assert_eq!(
+        (a.results[1].result, a.results[1].reason),
+        (ResultKind::NegotiateAck, 1)
+    );
     // Context counts.
     for (i, n) in [(9, 7), (10, 0)] {
         let (client, _) = last_pdus(&cases[i]);

@@ -32,6 +32,6 @@ pub use pdu::{looks_like_pdu_start, pdu_length, Common, Pdu, MAX_SANE_FRAG_LENGT
 pub use stub::{response_pad_len, NdrSyntax, RequestStub, ResponseStub, UNIQUE_REFERENT_ID};
 pub use syntax::{
     btfn, SyntaxId, TransferSyntaxKind, BTFN_KEEP_CONNECTION_ON_ORPHAN,
-    BTFN_SECURITY_CONTEXT_MULTIPLEXING, BTFN_WIRE_PREFIX, KMS_INTERFACE, KMS_INTERFACE_UUID,
-    NDR32, NDR32_UUID, NDR64, NDR64_UUID,
+    BTFN_SECURITY_CONTEXT_MULTIPLEXING, BTFN_WIRE_PREFIX, KMS_INTERFACE, KMS_INTERFACE_UUID, NDR32,
+    NDR32_UUID, NDR64, NDR64_UUID,
 };

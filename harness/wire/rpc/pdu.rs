@@ -258,7 +258,7 @@ mod tests {
     use super::*;
     use crate::wire::rpc::{
         NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE,
-        NDR32, NDR64, NCA_S_UNK_IF,
+        NCA_S_UNK_IF, NDR32, NDR64,
     };
     use crate::wire::WireErrorKind;
 
@@ -268,9 +268,8 @@ mod tests {
 
     /// §7 request PDU: the 32-byte prefix from the table, then a 260-byte KMS message.
     fn section7_request() -> Vec<u8> {
-        let mut v = unhex(
-            "05000003 10000000 2401 0000 02000000 0c010000 0000 0000 04010000 04010000",
-        );
+        let mut v =
+            unhex("05000003 10000000 2401 0000 02000000 0c010000 0000 0000 04010000 04010000");
         v.extend_from_slice(&unhex("00000600"));
         v.extend((0..256u16).map(|i| i as u8));
         v
@@ -286,7 +285,10 @@ mod tests {
         };
         assert_eq!(c.call_id, 2);
         assert_eq!(c.pfc_flags, PfcFlags::SINGLE);
-        assert_eq!((r.alloc_hint, r.p_cont_id, r.opnum, r.object), (268, 0, 0, None));
+        assert_eq!(
+            (r.alloc_hint, r.p_cont_id, r.opnum, r.object),
+            (268, 0, 0, None)
+        );
         assert_eq!(r.stub_offset(), 24);
         let stub = RequestStub::parse(&r.stub, NdrSyntax::Ndr32).unwrap();
         assert_eq!((stub.declared_size, stub.max_count), (260, 260));
@@ -438,19 +440,34 @@ mod tests {
         let mut v = good.clone();
         v[4] = 0;
         let e = Pdu::parse(&v).unwrap_err();
-        assert_eq!((e.field, e.kind), ("rpc.header.drep", WireErrorKind::Unsupported));
+        assert_eq!(
+            (e.field, e.kind),
+            ("rpc.header.drep", WireErrorKind::Unsupported)
+        );
         assert!(pdu_length(&v).is_err());
         let mut v = good.clone();
         v[2] = 16;
         let e = Pdu::parse(&v).unwrap_err();
-        assert_eq!((e.field, e.kind), ("rpc.header.ptype", WireErrorKind::InvalidValue { value: 16 }));
+        assert_eq!(
+            (e.field, e.kind),
+            (
+                "rpc.header.ptype",
+                WireErrorKind::InvalidValue { value: 16 }
+            )
+        );
         let mut v = good.clone();
         v[10] = 8;
         assert_eq!(Pdu::parse(&v).unwrap_err().field, "rpc.header.auth_length");
         let e = Pdu::parse(&good[..200]).unwrap_err();
         assert_eq!(
             (e.field, e.kind),
-            ("rpc.header.frag_length", WireErrorKind::LengthMismatch { declared: 292, actual: 200 })
+            (
+                "rpc.header.frag_length",
+                WireErrorKind::LengthMismatch {
+                    declared: 292,
+                    actual: 200
+                }
+            )
         );
         let mut v = good.clone();
         v[8] = 15;
@@ -468,10 +485,16 @@ mod tests {
         assert_eq!(e.offset, 4);
         assert_eq!(
             e.kind,
-            WireErrorKind::LengthMismatch { declared: 0xffff_ffff, actual: 4 }
+            WireErrorKind::LengthMismatch {
+                declared: 0xffff_ffff,
+                actual: 4
+            }
         );
         let stub = unhex("05000000 04000000 00000600");
         let s = RequestStub::parse(&stub, NdrSyntax::Ndr32).unwrap();
-        assert_eq!(s.validate(NdrSyntax::Ndr32).unwrap_err().field, "ndr.request.size");
+        assert_eq!(
+            s.validate(NdrSyntax::Ndr32).unwrap_err().field,
+            "ndr.request.size"
+        );
     }
 }

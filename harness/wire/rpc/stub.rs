@@ -369,11 +369,7 @@ impl<'a> ResponseStub<'a> {
                     return Err(WireError::invalid("ndr.response.size", 0, size.into()));
                 }
                 if *hresult == 0 {
-                    return Err(WireError::invalid(
-                        "ndr.response.return_value",
-                        2 * word,
-                        0,
-                    ));
+                    return Err(WireError::invalid("ndr.response.return_value", 2 * word, 0));
                 }
                 2 * word + 4
             }
