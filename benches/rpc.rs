@@ -1,0 +1,82 @@
+//! Parse/encode cost of the V6 request and response PDUs (spec §7 vector) and their stubs.
+
+use divan::{black_box, Bencher};
+use kmsspec::wire::rpc::{NdrSyntax, Pdu, RequestStub, ResponseStub};
+
+fn main() {
+    divan::main();
+}
+
+fn vectors() -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::var("KMSSPEC_SHARED").unwrap_or_else(|_| "../shared".into());
+    let text = std::fs::read_to_string(format!("{dir}/spec/kms-test-vectors.json"))
+        .expect("set KMSSPEC_SHARED to the shared corpus");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let m = &v["deterministic_messages"][2];
+    let h = |k: &str| hex::decode(m[k].as_str().expect(k)).expect("hex");
+    (
+        h("request_pdu_ndr32_ctx0_callid2"),
+        h("response_pdu_ndr32_ctx0_callid2"),
+    )
+}
+
+#[divan::bench]
+fn parse_v6_request(b: Bencher) {
+    let (req, _) = vectors();
+    b.bench(|| {
+        let pdu = Pdu::parse(black_box(&req)).expect("parse");
+        let stub = RequestStub::parse(pdu.stub().expect("stub"), NdrSyntax::Ndr32).expect("stub");
+        black_box(stub.message.len())
+    });
+}
+
+#[divan::bench]
+fn parse_v6_response(b: Bencher) {
+    let (_, resp) = vectors();
+    b.bench(|| {
+        let pdu = Pdu::parse(black_box(&resp)).expect("parse");
+        let stub = ResponseStub::parse(pdu.stub().expect("stub"), NdrSyntax::Ndr32).expect("stub");
+        black_box(stub.return_value())
+    });
+}
+
+#[divan::bench]
+fn encode_v6_request(b: Bencher) {
+    let (req, _) = vectors();
+    let pdu = Pdu::parse(&req).expect("parse").into_owned();
+    let mut out = Vec::with_capacity(512);
+    b.bench_local(|| {
+        out.clear();
+        black_box(&pdu).encode_into(&mut out);
+        black_box(out.len())
+    });
+}
+
+#[divan::bench]
+fn encode_v6_response(b: Bencher) {
+    let (_, resp) = vectors();
+    let pdu = Pdu::parse(&resp).expect("parse").into_owned();
+    let mut out = Vec::with_capacity(512);
+    b.bench_local(|| {
+        out.clear();
+        black_box(&pdu).encode_into(&mut out);
+        black_box(out.len())
+    });
+}
+
+#[divan::bench]
+fn encode_v6_response_with_stub(b: Bencher) {
+    let (_, resp) = vectors();
+    let pdu = Pdu::parse(&resp).expect("parse");
+    let msg = ResponseStub::parse(pdu.stub().expect("stub"), NdrSyntax::Ndr32)
+        .expect("stub")
+        .message()
+        .expect("success")
+        .to_vec();
+    let mut stub = Vec::with_capacity(512);
+    b.bench_local(|| {
+        stub.clear();
+        ResponseStub::success(black_box(&msg)).encode_into(NdrSyntax::Ndr32, &mut stub);
+        black_box(stub.len())
+    });
+}
