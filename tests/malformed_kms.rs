@@ -26,13 +26,30 @@ const EPID: &str = "03612-00206-556-123727-03-1033-17763.0000-2972018";
 
 fn exchange(p: RequestParams) -> (DecodedRequest, BaseResponse, ResponseParams) {
     let req = DecodedRequest::parse(&encode_request(&base(p.outer_version), &p).unwrap()).unwrap();
-    let rb = BaseResponse::new(p.outer_version, EPID, req.base.cmid, req.base.request_time, 50, 120, 10080);
-    let rp = ResponseParams { outer_version: p.outer_version, random: [7; 16], response_iv: [9; 16], hwid: [1; 8] };
+    let rb = BaseResponse::new(
+        p.outer_version,
+        EPID,
+        req.base.cmid,
+        req.base.request_time,
+        50,
+        120,
+        10080,
+    );
+    let rp = ResponseParams {
+        outer_version: p.outer_version,
+        random: [7; 16],
+        response_iv: [9; 16],
+        hwid: [1; 8],
+    };
     (req, rb, rp)
 }
 
 fn all_params() -> [RequestParams; 3] {
-    [RequestParams::v4(), RequestParams::v5([3; 16]), RequestParams::v6([3; 16])]
+    [
+        RequestParams::v4(),
+        RequestParams::v5([3; 16]),
+        RequestParams::v6([3; 16]),
+    ]
 }
 
 #[test]
@@ -41,14 +58,27 @@ fn truncated_requests_at_every_length() {
         let msg = encode_request(&base(p.outer_version), &p).unwrap();
         for len in 0..msg.len() {
             let err = DecodedRequest::parse(&msg[..len]).unwrap_err();
-            assert!(matches!(err.kind, WireErrorKind::Truncated { .. }), "{len}: {err}");
+            assert!(
+                matches!(err.kind, WireErrorKind::Truncated { .. }),
+                "{len}: {err}"
+            );
             let want = if len < 4 { 4 } else { msg.len() };
-            assert_eq!(err.kind, WireErrorKind::Truncated { needed: want, available: len }, "{err}");
+            assert_eq!(
+                err.kind,
+                WireErrorKind::Truncated {
+                    needed: want,
+                    available: len
+                },
+                "{err}"
+            );
         }
         let mut long = msg.clone();
         long.push(0);
         let err = DecodedRequest::parse(&long).unwrap_err();
-        assert_eq!((err.offset, err.kind), (msg.len(), WireErrorKind::TrailingBytes { count: 1 }));
+        assert_eq!(
+            (err.offset, err.kind),
+            (msg.len(), WireErrorKind::TrailingBytes { count: 1 })
+        );
     }
 }
 
@@ -59,7 +89,13 @@ fn short_v6_request_252_to_259_bytes() {
     for len in 252..260 {
         let err = DecodedRequest::parse(&msg[..len]).unwrap_err();
         assert_eq!((err.field, err.offset), ("kms.request", 0));
-        assert_eq!(err.kind, WireErrorKind::Truncated { needed: 260, available: len });
+        assert_eq!(
+            err.kind,
+            WireErrorKind::Truncated {
+                needed: 260,
+                available: len
+            }
+        );
     }
 }
 
@@ -70,7 +106,11 @@ fn truncated_responses_at_every_length_fail_verification() {
         let msg = encode_response(&req, &rb, &rp).unwrap();
         assert!(verify_response(&req, &msg).all_passed());
         for len in 0..msg.len() {
-            assert!(DecodedResponse::parse(&msg[..len]).is_err(), "{:?} len {len}", p.outer_version);
+            assert!(
+                DecodedResponse::parse(&msg[..len]).is_err(),
+                "{:?} len {len}",
+                p.outer_version
+            );
             let v = verify_response(&req, &msg[..len]);
             assert_eq!(v.checks.len(), verify::checks_for(req.protocol).len());
             assert!(v.checks.iter().all(|c| !c.passed));
@@ -81,25 +121,49 @@ fn truncated_responses_at_every_length_fail_verification() {
 #[test]
 fn wrong_versions() {
     for major in [0u16, 1, 3, 7, 0xffff] {
-        let mut msg = encode_request(&base(ProtocolVersion::V6), &RequestParams::v6([0; 16])).unwrap();
+        let mut msg =
+            encode_request(&base(ProtocolVersion::V6), &RequestParams::v6([0; 16])).unwrap();
         msg[2..4].copy_from_slice(&major.to_le_bytes());
         let err = DecodedRequest::parse(&msg).unwrap_err();
         assert_eq!(unknown_version(&err), Some(ProtocolVersion::new(major, 0)));
         assert_eq!((err.field, err.offset), ("kms.request.version", 0));
-        assert_eq!(unknown_version(&DecodedResponse::parse(&msg).unwrap_err()), Some(ProtocolVersion::new(major, 0)));
-        assert!(encode_request(&base(ProtocolVersion::V6), &RequestParams { outer_version: ProtocolVersion::new(major, 0), iv: [0; 16] }).is_err());
+        assert_eq!(
+            unknown_version(&DecodedResponse::parse(&msg).unwrap_err()),
+            Some(ProtocolVersion::new(major, 0))
+        );
+        assert!(encode_request(
+            &base(ProtocolVersion::V6),
+            &RequestParams {
+                outer_version: ProtocolVersion::new(major, 0),
+                iv: [0; 16]
+            }
+        )
+        .is_err());
     }
     // Inner version differing from the outer one decodes, and verification names it.
     let p = RequestParams::v6([5; 16]);
-    let req = DecodedRequest::parse(&encode_request(&base(ProtocolVersion::new(6, 1)), &p).unwrap()).unwrap();
+    let req =
+        DecodedRequest::parse(&encode_request(&base(ProtocolVersion::new(6, 1)), &p).unwrap())
+            .unwrap();
     assert_eq!(req.base.version, ProtocolVersion::new(6, 1));
     let (_, rb, rp) = exchange(p);
     let v = verify_response(&req, &encode_response(&req, &rb, &rp).unwrap());
     let failed: Vec<_> = v.failures().map(|c| c.name).collect();
-    assert_eq!(failed, [CheckName::RequestVersionsAgree, CheckName::ResponseInnerVersion]);
+    assert_eq!(
+        failed,
+        [
+            CheckName::RequestVersionsAgree,
+            CheckName::ResponseInnerVersion
+        ]
+    );
     // A V5/V6 response cannot answer a V4 request.
     let (v4req, rb4, _) = exchange(RequestParams::v4());
-    let rp6 = ResponseParams { outer_version: ProtocolVersion::V6, random: [0; 16], response_iv: [1; 16], hwid: [0; 8] };
+    let rp6 = ResponseParams {
+        outer_version: ProtocolVersion::V6,
+        random: [0; 16],
+        response_iv: [1; 16],
+        hwid: [0; 8],
+    };
     assert!(encode_response(&v4req, &rb4, &rp6).is_err());
 }
 
@@ -112,8 +176,14 @@ fn lying_pid_size() {
             let msg = encode_response(&req, &rb, &rp).unwrap();
             let err = DecodedResponse::parse(&msg).unwrap_err();
             let base_off = if req.protocol == Protocol::V4 { 0 } else { 20 };
-            assert_eq!((err.field, err.offset), ("kms.response.pid_size", base_off + 4), "{err}");
-            assert!(matches!(err.kind, WireErrorKind::LengthMismatch { declared, .. } if declared == u64::from(lie)));
+            assert_eq!(
+                (err.field, err.offset),
+                ("kms.response.pid_size", base_off + 4),
+                "{err}"
+            );
+            assert!(
+                matches!(err.kind, WireErrorKind::LengthMismatch { declared, .. } if declared == u64::from(lie))
+            );
             let v = verify_response(&req, &msg);
             assert!(!v.get(CheckName::ResponseStructure).unwrap().passed);
         }
@@ -167,13 +237,24 @@ fn bad_padding() {
             let mut bad = msg[..20].to_vec();
             bad.extend_from_slice(&pl);
             let err = DecodedResponse::parse(&bad).unwrap_err();
-            assert_eq!((err.field, err.kind), ("kms.pkcs7_padding", WireErrorKind::Crypto));
-            let want = if corrupt_inner { 20 + n - 2 } else { 20 + n - 1 };
+            assert_eq!(
+                (err.field, err.kind),
+                ("kms.pkcs7_padding", WireErrorKind::Crypto)
+            );
+            let want = if corrupt_inner {
+                20 + n - 2
+            } else {
+                20 + n - 1
+            };
             assert_eq!(err.offset, want);
             let v = verify_response(&req, &bad);
             let d = v.get(CheckName::DecryptionPadding).unwrap();
             assert!(!d.passed && d.observed.starts_with("decryption failed"));
-            assert!(v.get(CheckName::CmidEcho).unwrap().observed.starts_with("not evaluable"));
+            assert!(v
+                .get(CheckName::CmidEcho)
+                .unwrap()
+                .observed
+                .starts_with("not evaluable"));
         }
         // Ciphertext not a multiple of 16.
         let err = DecodedResponse::parse(&msg[..msg.len() - 3]).unwrap_err();
@@ -199,7 +280,10 @@ fn workstation_name_issues() {
     assert_eq!(b.workstation().text, "host");
     assert_eq!(b.workstation().issue, None);
     b.workstation_raw[100] = 1;
-    assert_eq!(b.workstation().issue, Some(WorkstationIssue::NonZeroAfterTerminator { offset: 100 }));
+    assert_eq!(
+        b.workstation().issue,
+        Some(WorkstationIssue::NonZeroAfterTerminator { offset: 100 })
+    );
     b.workstation_raw = [0x41; 128];
     assert_eq!(b.workstation().issue, Some(WorkstationIssue::NoTerminator));
     b.workstation_raw = [0; 128];

@@ -39,7 +39,10 @@ fn arb_params() -> impl Strategy<Value = RequestParams> {
         if major == 4 {
             RequestParams::v4()
         } else {
-            RequestParams { outer_version: ProtocolVersion::new(major, minor), iv }
+            RequestParams {
+                outer_version: ProtocolVersion::new(major, minor),
+                iv,
+            }
         }
     })
 }
@@ -59,8 +62,22 @@ prop_compose! {
     }
 }
 
-fn base_response_for(req: &BaseRequest, epid: &str, count: u32, act: u32, renew: u32) -> BaseResponse {
-    BaseResponse::new(req.version, epid, req.cmid, req.request_time, count, act, renew)
+fn base_response_for(
+    req: &BaseRequest,
+    epid: &str,
+    count: u32,
+    act: u32,
+    renew: u32,
+) -> BaseResponse {
+    BaseResponse::new(
+        req.version,
+        epid,
+        req.cmid,
+        req.request_time,
+        count,
+        act,
+        renew,
+    )
 }
 
 proptest! {

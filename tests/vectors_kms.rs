@@ -41,7 +41,10 @@ fn check_request_fields(base: &BaseRequest, f: &Value) {
     assert_eq!(base.version.minor as u64, f["minor"].as_u64().unwrap());
     assert_eq!(base.version.major as u64, f["major"].as_u64().unwrap());
     assert_eq!(base.is_vm_raw as u64, f["is_vm"].as_u64().unwrap());
-    assert_eq!(base.license_status.to_u32() as u64, f["license_status"].as_u64().unwrap());
+    assert_eq!(
+        base.license_status.to_u32() as u64,
+        f["license_status"].as_u64().unwrap()
+    );
     assert_eq!(base.grace_minutes as u64, f["grace_time"].as_u64().unwrap());
     let g = |k: &str| f[k].as_str().unwrap().parse::<Uuid>().unwrap();
     assert_eq!(base.application_id, g("app_id"));
@@ -49,7 +52,10 @@ fn check_request_fields(base: &BaseRequest, f: &Value) {
     assert_eq!(base.kms_counted_id, g("kms_id"));
     assert_eq!(base.cmid, g("cmid"));
     assert_eq!(base.previous_cmid, g("prev_cmid"));
-    assert_eq!(base.required_client_count as u64, f["n_policy"].as_u64().unwrap());
+    assert_eq!(
+        base.required_client_count as u64,
+        f["n_policy"].as_u64().unwrap()
+    );
     assert_eq!(base.request_time.0, f["request_time"].as_u64().unwrap());
     let ws = base.workstation();
     assert_eq!(ws.text, f["workstation"].as_str().unwrap());
@@ -63,28 +69,52 @@ fn check_response_fields(base: &BaseResponse, f: &Value) {
     if let Some(p) = f.get("pid_size") {
         assert_eq!(base.pid_size as u64, p.as_u64().unwrap());
     }
-    assert_eq!(base.cmid, f["cmid"].as_str().unwrap().parse::<Uuid>().unwrap());
+    assert_eq!(
+        base.cmid,
+        f["cmid"].as_str().unwrap().parse::<Uuid>().unwrap()
+    );
     assert_eq!(base.response_time.0, f["response_time"].as_u64().unwrap());
-    assert_eq!(base.current_count as u64, f["current_count"].as_u64().unwrap());
-    assert_eq!(base.activation_interval as u64, f["activation_interval"].as_u64().unwrap());
-    assert_eq!(base.renewal_interval as u64, f["renewal_interval"].as_u64().unwrap());
+    assert_eq!(
+        base.current_count as u64,
+        f["current_count"].as_u64().unwrap()
+    );
+    assert_eq!(
+        base.activation_interval as u64,
+        f["activation_interval"].as_u64().unwrap()
+    );
+    assert_eq!(
+        base.renewal_interval as u64,
+        f["renewal_interval"].as_u64().unwrap()
+    );
 }
 
 fn assert_all_pass(v: &Verification, what: &str) {
     assert!(v.checks.len() >= 10, "{what}: too few checks");
     for c in &v.checks {
-        assert!(c.passed, "{what}: check {} failed: observed {} expected {}", c.name, c.observed, c.expected);
+        assert!(
+            c.passed,
+            "{what}: check {} failed: observed {} expected {}",
+            c.name, c.observed, c.expected
+        );
     }
 }
 
 /// Full round trip of one exchange: decode, verify, re-encode byte-for-byte.
-fn exchange_roundtrip(req_msg: &[u8], resp_msg: &[u8], what: &str) -> (DecodedRequest, DecodedResponse) {
+fn exchange_roundtrip(
+    req_msg: &[u8],
+    resp_msg: &[u8],
+    what: &str,
+) -> (DecodedRequest, DecodedResponse) {
     let req = DecodedRequest::parse(req_msg).unwrap_or_else(|e| panic!("{what}: request: {e}"));
     req.check_padding().unwrap();
     if let Some(ok) = req.v4_mac_valid() {
         assert!(ok, "{what}: v4 request MAC");
     }
-    assert_eq!(encode_request(&req.base, &req.params()).unwrap(), req_msg, "{what}: request re-encode");
+    assert_eq!(
+        encode_request(&req.base, &req.params()).unwrap(),
+        req_msg,
+        "{what}: request re-encode"
+    );
     let resp = DecodedResponse::parse(resp_msg).unwrap_or_else(|e| panic!("{what}: response: {e}"));
     assert_all_pass(&verify_response(&req, resp_msg), what);
     let again = encode_response(&req, &resp.base, &resp.params(&req)).unwrap();
@@ -100,9 +130,18 @@ fn cipher_keys_and_block_kats() {
     assert_eq!(h(&c["keys"]["v5_aes128"]), crypto::V5_KEY);
     assert_eq!(h(&c["keys"]["v6_aes128_modified"]), crypto::V6_KEY);
     let ek = &c["expanded_keys"];
-    assert_eq!(KmsCipher::v4().expanded_key(), h(&ek["v4_192_bytes_11_rounds"]));
-    assert_eq!(KmsCipher::v5().expanded_key(), h(&ek["v5_176_bytes_standard_aes128"]));
-    assert_eq!(KmsCipher::v6().expanded_key(), h(&ek["v6_176_bytes_after_modification"]));
+    assert_eq!(
+        KmsCipher::v4().expanded_key(),
+        h(&ek["v4_192_bytes_11_rounds"])
+    );
+    assert_eq!(
+        KmsCipher::v5().expanded_key(),
+        h(&ek["v5_176_bytes_standard_aes128"])
+    );
+    assert_eq!(
+        KmsCipher::v6().expanded_key(),
+        h(&ek["v6_176_bytes_after_modification"])
+    );
     let blocks = c["block"].as_array().unwrap();
     assert_eq!(blocks.len(), 8);
     for b in blocks {
@@ -146,14 +185,33 @@ fn deterministic_messages_decode_verify_reencode() {
         check_request_fields(&req.base, &m["request_base_fields"]);
         assert_eq!(req.base_raw.to_vec(), h(&m["request_base_236"]));
         check_response_fields(&resp.base, &m["response_base_fields"]);
-        assert_eq!(&resp.authenticated[..resp.base.wire_len()], &h(&m["response_base"])[..]);
+        assert_eq!(
+            &resp.authenticated[..resp.base.wire_len()],
+            &h(&m["response_base"])[..]
+        );
         // Both NDR stubs and the NDR32 PDUs carry the same message.
-        assert_eq!(kms_from_pdu(&h(&m["request_pdu_ndr32_ctx0_callid2"]), false), req_msg);
-        assert_eq!(kms_from_pdu(&h(&m["response_pdu_ndr32_ctx0_callid2"]), false), resp_msg);
+        assert_eq!(
+            kms_from_pdu(&h(&m["request_pdu_ndr32_ctx0_callid2"]), false),
+            req_msg
+        );
+        assert_eq!(
+            kms_from_pdu(&h(&m["response_pdu_ndr32_ctx0_callid2"]), false),
+            resp_msg
+        );
         match what {
             "4.0" => {
-                assert_eq!(req.envelope, RequestEnvelope::V4 { mac: arr16(&m["request_mac"]) });
-                assert_eq!(resp.body, ResponseBody::V4 { mac: arr16(&m["response_mac"]) });
+                assert_eq!(
+                    req.envelope,
+                    RequestEnvelope::V4 {
+                        mac: arr16(&m["request_mac"])
+                    }
+                );
+                assert_eq!(
+                    resp.body,
+                    ResponseBody::V4 {
+                        mac: arr16(&m["response_mac"])
+                    }
+                );
             }
             _ => {
                 assert_eq!(req.iv(), Some(arr16(&m["request_iv_wire"])));
@@ -162,13 +220,27 @@ fn deterministic_messages_decode_verify_reencode() {
                 assert_eq!(resp.random(&req), Some(arr16(&m["server_random_16"])));
                 let params = resp.params(&req);
                 assert_eq!(params.random, arr16(&m["server_random_16"]));
-                if let ResponseBody::V6 { hwid, xored_ivs, hmac, decrypted_iv, .. } = resp.body {
+                if let ResponseBody::V6 {
+                    hwid,
+                    xored_ivs,
+                    hmac,
+                    decrypted_iv,
+                    ..
+                } = resp.body
+                {
                     assert_eq!(hwid.to_vec(), h(&m["hwid"]));
                     assert_eq!(xored_ivs, arr16(&m["xored_ivs_field"]));
                     assert_eq!(hmac, arr16(&m["hmac_field_last16"]));
-                    assert_eq!(decrypted_iv, arr16(&m["response_iv_decrypted_D_K(iv_wire)"]));
+                    assert_eq!(
+                        decrypted_iv,
+                        arr16(&m["response_iv_decrypted_D_K(iv_wire)"])
+                    );
                     let hv = verify_response(&req, &resp_msg);
-                    assert!(hv.get(CheckName::V6Hmac).unwrap().observed.contains("slot +0"));
+                    assert!(hv
+                        .get(CheckName::V6Hmac)
+                        .unwrap()
+                        .observed
+                        .contains("slot +0"));
                 }
             }
         }
@@ -182,7 +254,10 @@ fn deterministic_messages_decode_verify_reencode() {
             resp.base.activation_interval,
             resp.base.renewal_interval,
         );
-        assert_eq!(encode_response(&req, &base, &resp.params(&req)).unwrap(), resp_msg);
+        assert_eq!(
+            encode_response(&req, &base, &resp.params(&req)).unwrap(),
+            resp_msg
+        );
         let mut fresh = req.base.clone();
         fresh.workstation_raw = BaseRequest::workstation_field("kms-test.example").unwrap();
         assert_eq!(encode_request(&fresh, &req.params()).unwrap(), req_msg);
@@ -195,12 +270,18 @@ fn captured_sessions_decode_verify_reencode() {
     let mut n = 0;
     for s in v["captured_sessions"].as_array().unwrap() {
         for (i, e) in s["exchanges"].as_array().unwrap().iter().enumerate() {
-            let Some(req_hex) = e.get("request_kms") else { continue };
+            let Some(req_hex) = e.get("request_kms") else {
+                continue;
+            };
             let what = format!("{} session {} exchange {i}", s["server"], s["session"]);
             let ndr64 = e["ndr"] == "NDR64";
             let (req_msg, resp_msg) = (h(req_hex), h(&e["response_kms"]));
             assert_eq!(kms_from_pdu(&h(&e["client_pdu"]), ndr64), req_msg, "{what}");
-            assert_eq!(kms_from_pdu(&h(&e["server_pdu"]), ndr64), resp_msg, "{what}");
+            assert_eq!(
+                kms_from_pdu(&h(&e["server_pdu"]), ndr64),
+                resp_msg,
+                "{what}"
+            );
             let (req, resp) = exchange_roundtrip(&req_msg, &resp_msg, &what);
             let dr = &e["decoded_request"];
             check_request_fields(&req.base, &dr["base"]);
@@ -210,7 +291,10 @@ fn captured_sessions_decode_verify_reencode() {
             }
             let dresp = &e["decoded_response"];
             check_response_fields(&resp.base, &dresp["base"]);
-            if let ResponseBody::V6 { hwid, decrypted_iv, .. } = resp.body {
+            if let ResponseBody::V6 {
+                hwid, decrypted_iv, ..
+            } = resp.body
+            {
                 assert_eq!(hex(&hwid), dresp["hwid"].as_str().unwrap().to_lowercase());
                 assert_eq!(decrypted_iv, arr16(&dresp["decrypted_response_iv"]));
                 assert_eq!(resp.random(&req), Some(arr16(&dresp["random"])));
@@ -238,15 +322,34 @@ fn error_cases_with_kms_messages() {
             let parsed = DecodedRequest::parse(&msg);
             if desc.contains("version 7.0") {
                 let err = parsed.unwrap_err();
-                assert_eq!(unknown_version(&err), Some(ProtocolVersion::new(7, 0)), "case {i}");
+                assert_eq!(
+                    unknown_version(&err),
+                    Some(ProtocolVersion::new(7, 0)),
+                    "case {i}"
+                );
             } else if desc.contains("version 6.1") {
-                assert_eq!(parsed.unwrap().outer_version(), ProtocolVersion::new(6, 1), "case {i}");
+                assert_eq!(
+                    parsed.unwrap().outer_version(),
+                    ProtocolVersion::new(6, 1),
+                    "case {i}"
+                );
             } else if desc.contains("truncated KMS message") {
                 let err = parsed.unwrap_err();
-                assert_eq!(err.kind, WireErrorKind::Truncated { needed: 260, available: 100 }, "case {i}");
+                assert_eq!(
+                    err.kind,
+                    WireErrorKind::Truncated {
+                        needed: 260,
+                        available: 100
+                    },
+                    "case {i}"
+                );
             } else if desc.contains("9 excess bytes") {
                 let err = parsed.unwrap_err();
-                assert_eq!((err.offset, err.kind), (260, WireErrorKind::TrailingBytes { count: 9 }), "case {i}");
+                assert_eq!(
+                    (err.offset, err.kind),
+                    (260, WireErrorKind::TrailingBytes { count: 9 }),
+                    "case {i}"
+                );
             } else {
                 let req = parsed.unwrap_or_else(|e| panic!("case {i} {desc}: {e}"));
                 if desc.contains("N policy 1001") {
@@ -270,7 +373,10 @@ struct Group206;
 impl EpidCatalog for Group206 {
     fn key_ranges(&self, group_id: u32) -> Vec<KeyIdRange> {
         if group_id == 206 {
-            vec![KeyIdRange { min: 551_000_000, max: 570_999_999 }]
+            vec![KeyIdRange {
+                min: 551_000_000,
+                max: 570_999_999,
+            }]
         } else {
             vec![]
         }
@@ -302,8 +408,18 @@ fn epid_examples() {
     assert_eq!(bad.len(), expected.len());
     for (b, name) in bad.iter().zip(expected) {
         let text = b["epid"].as_str().unwrap();
-        let checks = validate_with(text, EpidContext { now, catalog: Some(&Group206) });
-        let failed: Vec<CheckName> = checks.iter().filter(|c| !c.passed).map(|c| c.name).collect();
+        let checks = validate_with(
+            text,
+            EpidContext {
+                now,
+                catalog: Some(&Group206),
+            },
+        );
+        let failed: Vec<CheckName> = checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name)
+            .collect();
         // The named check fails; day 000 also puts the date before the build's release.
         assert!(failed.contains(&name), "{text}: {failed:?} ({})", b["why"]);
         assert!(failed.len() <= 2, "{text}: {failed:?}");

@@ -6,7 +6,11 @@ use crate::wire::guid::guid_from_wire;
 use crate::wire::{WireError, WireResult};
 
 /// `N` bytes at `off`, or a `Truncated` error naming `field`.
-pub(crate) fn take<const N: usize>(buf: &[u8], off: usize, field: &'static str) -> WireResult<[u8; N]> {
+pub(crate) fn take<const N: usize>(
+    buf: &[u8],
+    off: usize,
+    field: &'static str,
+) -> WireResult<[u8; N]> {
     buf.get(off..off.saturating_add(N))
         .and_then(|s| <[u8; N]>::try_from(s).ok())
         .ok_or_else(|| WireError::truncated(field, off, N, buf.len().saturating_sub(off)))

@@ -48,14 +48,46 @@ pub struct HostBuild {
 
 /// Builds and platform ids from the data files (spec §4.4); release as (year, 1-based day).
 pub const HOST_BUILDS: [HostBuild; 8] = [
-    HostBuild { build: 6002, platform_id: 55041, release: (2009, 146) },
-    HostBuild { build: 7601, platform_id: 55041, release: (2011, 53) },
-    HostBuild { build: 9200, platform_id: 5426, release: (2012, 300) },
-    HostBuild { build: 9600, platform_id: 6401, release: (2013, 291) },
-    HostBuild { build: 14393, platform_id: 3612, release: (2016, 215) },
-    HostBuild { build: 17763, platform_id: 3612, release: (2018, 275) },
-    HostBuild { build: 20348, platform_id: 3612, release: (2021, 230) },
-    HostBuild { build: 26100, platform_id: 3612, release: (2024, 306) },
+    HostBuild {
+        build: 6002,
+        platform_id: 55041,
+        release: (2009, 146),
+    },
+    HostBuild {
+        build: 7601,
+        platform_id: 55041,
+        release: (2011, 53),
+    },
+    HostBuild {
+        build: 9200,
+        platform_id: 5426,
+        release: (2012, 300),
+    },
+    HostBuild {
+        build: 9600,
+        platform_id: 6401,
+        release: (2013, 291),
+    },
+    HostBuild {
+        build: 14393,
+        platform_id: 3612,
+        release: (2016, 215),
+    },
+    HostBuild {
+        build: 17763,
+        platform_id: 3612,
+        release: (2018, 275),
+    },
+    HostBuild {
+        build: 20348,
+        platform_id: 3612,
+        release: (2021, 230),
+    },
+    HostBuild {
+        build: 26100,
+        platform_id: 3612,
+        release: (2024, 306),
+    },
 ];
 
 /// The 158 valid LCIDs (identical in vlmcsd and py-kms).
@@ -68,9 +100,9 @@ pub const VALID_LCIDS: [u16; 158] = [
     2060, 2064, 2067, 2068, 2070, 2074, 2077, 2092, 2107, 2110, 2115, 2155, 3073, 3076, 3079, 3081,
     3082, 3084, 3098, 3131, 3179, 4097, 4100, 4103, 4105, 4106, 4108, 4122, 4155, 5121, 5124, 5127,
     5129, 5130, 5132, 5146, 5179, 6145, 6153, 6154, 6156, 6170, 6203, 7169, 7177, 7178, 7194, 7227,
-    8193, 8201, 8202, 8251, 9217, 9225, 9226, 9275, 10241, 10249, 10250, 11265, 11273, 11274, 12289,
-    12297, 12298, 13313, 13321, 13322, 14337, 14346, 15361, 15370, 16385, 16394, 17418, 18442, 19466,
-    20490,
+    8193, 8201, 8202, 8251, 9217, 9225, 9226, 9275, 10241, 10249, 10250, 11265, 11273, 11274,
+    12289, 12297, 12298, 13313, 13321, 13322, 14337, 14346, 15361, 15370, 16385, 16394, 17418,
+    18442, 19466, 20490,
 ];
 
 /// An inclusive key-id range of one CSVLK.
@@ -137,7 +169,10 @@ impl Epid {
             offset += part.len() + 1;
         }
         if split.next().is_some() {
-            return Err(EpidSyntaxError { part: "shape", offset: offset.saturating_sub(1) });
+            return Err(EpidSyntaxError {
+                part: "shape",
+                offset: offset.saturating_sub(1),
+            });
         }
         Ok(Epid {
             platform_id: values[0],
@@ -162,7 +197,11 @@ impl Epid {
         if build >= 10240 {
             return Some(3612);
         }
-        HOST_BUILDS.iter().rev().find(|h| h.build <= build).map(|h| h.platform_id)
+        HOST_BUILDS
+            .iter()
+            .rev()
+            .find(|h| h.build <= build)
+            .map(|h| h.platform_id)
     }
 }
 
@@ -186,7 +225,12 @@ pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
             )]
         }
     };
-    let mut checks = vec![Check::new(CheckName::EpidSyntax, true, text, "ePID pattern")];
+    let mut checks = vec![Check::new(
+        CheckName::EpidSyntax,
+        true,
+        text,
+        "ePID pattern",
+    )];
     checks.push(Check::equal(CheckName::EpidLicenseChannel, epid.channel, 3));
     checks.push(match Epid::expected_platform_id(epid.build) {
         Some(p) => Check::equal(CheckName::EpidPlatformMatchesBuild, epid.platform_id, p),
@@ -222,7 +266,10 @@ pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
             CheckName::EpidDateAfterBuildRelease,
             (epid.year, epid.day_of_year) >= h.release,
             format!("{}-{:03}", epid.year, epid.day_of_year),
-            format!("≥ {}-{:03} (build {} release)", h.release.0, h.release.1, h.build),
+            format!(
+                "≥ {}-{:03} (build {} release)",
+                h.release.0, h.release.1, h.build
+            ),
         ));
     }
     if let Some(now) = ctx.now.and_then(FileTime::to_utc) {
@@ -236,8 +283,13 @@ pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
     }
     if let Some(cat) = ctx.catalog {
         let ranges = cat.key_ranges(epid.group_id);
-        let ok = ranges.iter().any(|r| (r.min..=r.max).contains(&epid.key_id));
-        let shown: Vec<String> = ranges.iter().map(|r| format!("{}-{}", r.min, r.max)).collect();
+        let ok = ranges
+            .iter()
+            .any(|r| (r.min..=r.max).contains(&epid.key_id));
+        let shown: Vec<String> = ranges
+            .iter()
+            .map(|r| format!("{}-{}", r.min, r.max))
+            .collect();
         checks.push(Check::new(
             CheckName::EpidKeyRange,
             ok,

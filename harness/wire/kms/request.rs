@@ -127,7 +127,12 @@ impl BaseRequest {
     /// Decodes a base request from exactly its 236 bytes (offsets relative to `buf`).
     pub fn parse(buf: &[u8]) -> WireResult<Self> {
         if buf.len() < BASE_REQUEST_LEN {
-            return Err(WireError::truncated("kms.request.base", 0, BASE_REQUEST_LEN, buf.len()));
+            return Err(WireError::truncated(
+                "kms.request.base",
+                0,
+                BASE_REQUEST_LEN,
+                buf.len(),
+            ));
         }
         if buf.len() > BASE_REQUEST_LEN {
             return Err(WireError::trailing(
@@ -203,8 +208,7 @@ impl BaseRequest {
     /// units (error `InvalidValue` carrying the unit count otherwise).
     pub fn workstation_field(name: &str) -> WireResult<[u8; WORKSTATION_LEN]> {
         let mut raw = [0u8; WORKSTATION_LEN];
-        let mut n = 0usize;
-        for u in name.encode_utf16() {
+        for (n, u) in name.encode_utf16().enumerate() {
             if n >= WORKSTATION_LEN / 2 - 1 {
                 return Err(WireError::invalid(
                     "kms.request.workstation",
@@ -213,7 +217,6 @@ impl BaseRequest {
                 ));
             }
             raw[2 * n..2 * n + 2].copy_from_slice(&u.to_le_bytes());
-            n += 1;
         }
         Ok(raw)
     }
@@ -268,15 +271,24 @@ pub struct RequestParams {
 impl RequestParams {
     /// A V4 request.
     pub fn v4() -> Self {
-        Self { outer_version: ProtocolVersion::V4, iv: [0; 16] }
+        Self {
+            outer_version: ProtocolVersion::V4,
+            iv: [0; 16],
+        }
     }
     /// A V5 request with this IV.
     pub fn v5(iv: Block16) -> Self {
-        Self { outer_version: ProtocolVersion::V5, iv }
+        Self {
+            outer_version: ProtocolVersion::V5,
+            iv,
+        }
     }
     /// A V6 request with this IV.
     pub fn v6(iv: Block16) -> Self {
-        Self { outer_version: ProtocolVersion::V6, iv }
+        Self {
+            outer_version: ProtocolVersion::V6,
+            iv,
+        }
     }
 }
 
@@ -302,7 +314,11 @@ impl DecodedRequest {
             return Err(WireError::truncated("kms.request", 0, expected, msg.len()));
         }
         if msg.len() > expected {
-            return Err(WireError::trailing("kms.request", expected, msg.len() - expected));
+            return Err(WireError::trailing(
+                "kms.request",
+                expected,
+                msg.len() - expected,
+            ));
         }
         match protocol {
             Protocol::V4 => {
@@ -376,7 +392,10 @@ impl DecodedRequest {
             RequestEnvelope::V4 { .. } => Ok(()),
             RequestEnvelope::Encrypted { pad, .. } => match pad.iter().position(|&b| b != 4) {
                 None => Ok(()),
-                Some(p) => Err(WireError::crypto("kms.request.padding", 20 + BASE_REQUEST_LEN + p)),
+                Some(p) => Err(WireError::crypto(
+                    "kms.request.padding",
+                    20 + BASE_REQUEST_LEN + p,
+                )),
             },
         }
     }
@@ -399,9 +418,10 @@ pub fn parse_request(msg: &[u8]) -> WireResult<DecodedRequest> {
 /// carried (so a host can answer e.g. major 7 with 0x8007000D).
 pub fn unknown_version(err: &WireError) -> Option<ProtocolVersion> {
     match (err.field, err.kind) {
-        ("kms.request.version" | "kms.response.version", crate::wire::WireErrorKind::InvalidValue { value }) => {
-            Some(ProtocolVersion::new((value >> 16) as u16, value as u16))
-        }
+        (
+            "kms.request.version" | "kms.response.version",
+            crate::wire::WireErrorKind::InvalidValue { value },
+        ) => Some(ProtocolVersion::new((value >> 16) as u16, value as u16)),
         _ => None,
     }
 }

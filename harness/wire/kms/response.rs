@@ -87,7 +87,12 @@ impl BaseResponse {
         let room = buf.len().saturating_sub(BASE_RESPONSE_FIXED_LEN);
         let p = usize::try_from(pid_size).unwrap_or(usize::MAX);
         if p > room {
-            return Err(WireError::length("kms.response.pid_size", 4, u64::from(pid_size), room as u64));
+            return Err(WireError::length(
+                "kms.response.pid_size",
+                4,
+                u64::from(pid_size),
+                room as u64,
+            ));
         }
         let epid_raw = buf.get(8..8 + p).map(<[u8]>::to_vec).unwrap_or_default();
         let o = 8 + p;
@@ -244,7 +249,11 @@ impl DecodedResponse {
     pub fn parse(msg: &[u8]) -> WireResult<Self> {
         let outer_version = ProtocolVersion::from_wire(take(msg, 0, "kms.response.version")?);
         let Some(protocol) = outer_version.protocol() else {
-            return Err(WireError::invalid("kms.response.version", 0, version_value(outer_version)));
+            return Err(WireError::invalid(
+                "kms.response.version",
+                0,
+                version_value(outer_version),
+            ));
         };
         if protocol == Protocol::V4 {
             let (base, end) = BaseResponse::parse_prefix(msg)?;
@@ -265,7 +274,10 @@ impl DecodedResponse {
             return Err(WireError::truncated("kms.response.ciphertext", 20, 16, 0));
         }
         if cipher_text.len() % 16 != 0 {
-            return Err(WireError::crypto("kms.response.ciphertext", 20 + cipher_text.len() / 16 * 16));
+            return Err(WireError::crypto(
+                "kms.response.ciphertext",
+                20 + cipher_text.len() / 16 * 16,
+            ));
         }
         let mut plain = cipher_text.to_vec();
         let cipher = protocol.cipher();
@@ -278,7 +290,16 @@ impl DecodedResponse {
         let random_xor = take(&plain, end, "kms.response.random_xor").map_err(sh)?;
         let hash = take(&plain, end + 16, "kms.response.hash").map_err(sh)?;
         let (body, auth_end, tail) = if protocol == Protocol::V5 {
-            (ResponseBody::V5 { iv, random_xor, hash, pad_len }, end + 48, end + 48)
+            (
+                ResponseBody::V5 {
+                    iv,
+                    random_xor,
+                    hash,
+                    pad_len,
+                },
+                end + 48,
+                end + 48,
+            )
         } else {
             let hwid = take(&plain, end + 48, "kms.response.hwid").map_err(sh)?;
             let xored_ivs = take(&plain, end + 56, "kms.response.xored_ivs").map_err(sh)?;
@@ -349,8 +370,16 @@ pub fn parse_response(msg: &[u8]) -> WireResult<DecodedResponse> {
 
 /// The V6 HMAC field for `authenticated_plaintext` (base ‖ RandomXor ‖ Hash ‖ HwId ‖
 /// XoredIVs), decrypted response IV `r` and time-slot `tolerance`.
-pub fn v6_hmac(r: &Block16, authenticated_plaintext: &[u8], time: FileTime, tolerance: i64) -> Block16 {
-    hmac_sha256_tail(&v6_hmac_key(time.0, tolerance), &[r, authenticated_plaintext])
+pub fn v6_hmac(
+    r: &Block16,
+    authenticated_plaintext: &[u8],
+    time: FileTime,
+    tolerance: i64,
+) -> Block16 {
+    hmac_sha256_tail(
+        &v6_hmac_key(time.0, tolerance),
+        &[r, authenticated_plaintext],
+    )
 }
 
 /// Encodes a response to `request` from the base and the random values. V4: base ‖ MAC;
@@ -363,7 +392,11 @@ pub fn encode_response(
     params: &ResponseParams,
 ) -> WireResult<Vec<u8>> {
     let Some(protocol) = params.outer_version.protocol() else {
-        return Err(WireError::invalid("kms.response.version", 0, version_value(params.outer_version)));
+        return Err(WireError::invalid(
+            "kms.response.version",
+            0,
+            version_value(params.outer_version),
+        ));
     };
     let mut plain = Vec::with_capacity(base.wire_len() + 104);
     base.encode_into(&mut plain);
@@ -373,7 +406,11 @@ pub fn encode_response(
         return Ok(plain);
     }
     let Some(request_iv) = request.iv() else {
-        return Err(WireError::invalid("kms.request.version", 0, version_value(request.outer_version())));
+        return Err(WireError::invalid(
+            "kms.request.version",
+            0,
+            version_value(request.outer_version()),
+        ));
     };
     let cipher = protocol.cipher();
     let div = cipher.decrypt_block(&request_iv);

@@ -119,11 +119,26 @@ impl Check {
     /// A check comparing two displayable values for equality.
     pub fn equal(name: CheckName, observed: impl ToString, expected: impl ToString) -> Self {
         let (observed, expected) = (observed.to_string(), expected.to_string());
-        Self { name, passed: observed == expected, observed, expected }
+        Self {
+            name,
+            passed: observed == expected,
+            observed,
+            expected,
+        }
     }
     /// A check with an explicit outcome.
-    pub fn new(name: CheckName, passed: bool, observed: impl Into<String>, expected: impl Into<String>) -> Self {
-        Self { name, passed, observed: observed.into(), expected: expected.into() }
+    pub fn new(
+        name: CheckName,
+        passed: bool,
+        observed: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self {
+            name,
+            passed,
+            observed: observed.into(),
+            expected: expected.into(),
+        }
     }
 }
 
@@ -154,29 +169,65 @@ pub fn checks_for(protocol: Protocol) -> &'static [CheckName] {
     use CheckName::*;
     match protocol {
         Protocol::V4 => &[
-            ResponseStructure, RequestVersionsAgree, ResponseOuterVersion, ResponseInnerVersion,
-            CmidEcho, TimeEcho, EpidLength, EpidSyntax, V4Mac, MessageSize,
+            ResponseStructure,
+            RequestVersionsAgree,
+            ResponseOuterVersion,
+            ResponseInnerVersion,
+            CmidEcho,
+            TimeEcho,
+            EpidLength,
+            EpidSyntax,
+            V4Mac,
+            MessageSize,
         ],
         Protocol::V5 => &[
-            ResponseStructure, DecryptionPadding, RequestVersionsAgree, ResponseOuterVersion,
-            ResponseInnerVersion, CmidEcho, TimeEcho, EpidLength, EpidSyntax, ResponseHash,
-            V5IvEcho, MessageSize,
+            ResponseStructure,
+            DecryptionPadding,
+            RequestVersionsAgree,
+            ResponseOuterVersion,
+            ResponseInnerVersion,
+            CmidEcho,
+            TimeEcho,
+            EpidLength,
+            EpidSyntax,
+            ResponseHash,
+            V5IvEcho,
+            MessageSize,
         ],
         Protocol::V6 => &[
-            ResponseStructure, DecryptionPadding, RequestVersionsAgree, ResponseOuterVersion,
-            ResponseInnerVersion, CmidEcho, TimeEcho, EpidLength, EpidSyntax, ResponseHash,
-            V6IvFresh, V6XoredIvs, V6Hmac, MessageSize,
+            ResponseStructure,
+            DecryptionPadding,
+            RequestVersionsAgree,
+            ResponseOuterVersion,
+            ResponseInnerVersion,
+            CmidEcho,
+            TimeEcho,
+            EpidLength,
+            EpidSyntax,
+            ResponseHash,
+            V6IvFresh,
+            V6XoredIvs,
+            V6Hmac,
+            MessageSize,
         ],
     }
 }
 
 /// Parses `response_msg` and verifies it against `request`.
 pub fn verify_response(request: &DecodedRequest, response_msg: &[u8]) -> Verification {
-    verify_parsed(request, DecodedResponse::parse(response_msg).as_ref().map_err(|e| *e))
+    verify_parsed(
+        request,
+        DecodedResponse::parse(response_msg)
+            .as_ref()
+            .map_err(|e| *e),
+    )
 }
 
 /// Verifies an already-parsed response (or reports its parse error under every check name).
-pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResponse>) -> Verification {
+pub fn verify_parsed(
+    request: &DecodedRequest,
+    response: WireResult<&DecodedResponse>,
+) -> Verification {
     let response = match response {
         Ok(r) => r,
         Err(err) => {
@@ -187,8 +238,12 @@ pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResp
                 .map(|&name| {
                     let observed = match name {
                         CheckName::ResponseStructure if !crypto => format!("decode error: {err}"),
-                        CheckName::DecryptionPadding if crypto => format!("decryption failed: {err}"),
-                        CheckName::ResponseStructure => "not evaluable: decryption failed".to_owned(),
+                        CheckName::DecryptionPadding if crypto => {
+                            format!("decryption failed: {err}")
+                        }
+                        CheckName::ResponseStructure => {
+                            "not evaluable: decryption failed".to_owned()
+                        }
                         _ => format!("not evaluable: {err}"),
                     };
                     Check::new(name, false, observed, "decodable response")
@@ -200,7 +255,12 @@ pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResp
     let mut checks = Vec::with_capacity(16);
     let base = &response.base;
     let protocol = response.protocol;
-    checks.push(Check::new(CheckName::ResponseStructure, true, "decoded", "decodable response"));
+    checks.push(Check::new(
+        CheckName::ResponseStructure,
+        true,
+        "decoded",
+        "decodable response",
+    ));
     if protocol != Protocol::V4 {
         let pad = match response.body {
             ResponseBody::V5 { pad_len, .. } | ResponseBody::V6 { pad_len, .. } => pad_len,
@@ -213,13 +273,38 @@ pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResp
             "valid PKCS#7 padding",
         ));
     }
-    checks.push(Check::equal(CheckName::RequestVersionsAgree, request.outer_version(), request.base.version));
-    checks.push(Check::equal(CheckName::ResponseOuterVersion, response.outer_version, request.outer_version()));
-    checks.push(Check::equal(CheckName::ResponseInnerVersion, base.version, request.base.version));
-    checks.push(Check::equal(CheckName::CmidEcho, base.cmid, request.base.cmid));
-    checks.push(Check::equal(CheckName::TimeEcho, base.response_time.0, request.base.request_time.0));
+    checks.push(Check::equal(
+        CheckName::RequestVersionsAgree,
+        request.outer_version(),
+        request.base.version,
+    ));
+    checks.push(Check::equal(
+        CheckName::ResponseOuterVersion,
+        response.outer_version,
+        request.outer_version(),
+    ));
+    checks.push(Check::equal(
+        CheckName::ResponseInnerVersion,
+        base.version,
+        request.base.version,
+    ));
+    checks.push(Check::equal(
+        CheckName::CmidEcho,
+        base.cmid,
+        request.base.cmid,
+    ));
+    checks.push(Check::equal(
+        CheckName::TimeEcho,
+        base.response_time.0,
+        request.base.request_time.0,
+    ));
     checks.push(match base.pid_size_issue() {
-        None => Check::new(CheckName::EpidLength, true, format!("PIDSize {}", base.pid_size), "even, 4..=128, NUL-terminated"),
+        None => Check::new(
+            CheckName::EpidLength,
+            true,
+            format!("PIDSize {}", base.pid_size),
+            "even, 4..=128, NUL-terminated",
+        ),
         Some(issue) => Check::new(
             CheckName::EpidLength,
             false,
@@ -241,12 +326,28 @@ pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResp
             let expected = super::crypto::v4_mac(&response.authenticated);
             checks.push(Check::equal(CheckName::V4Mac, hex(mac), hex(&expected)));
         }
-        ResponseBody::V5 { iv, random_xor, hash, .. } => {
+        ResponseBody::V5 {
+            iv,
+            random_xor,
+            hash,
+            ..
+        } => {
             push_hash(&mut checks, response, request, random_xor, hash);
-            let req_iv = request.iv().map(|v| hex(&v)).unwrap_or_else(|| "none (V4 request)".into());
+            let req_iv = request
+                .iv()
+                .map(|v| hex(&v))
+                .unwrap_or_else(|| "none (V4 request)".into());
             checks.push(Check::equal(CheckName::V5IvEcho, hex(iv), req_iv));
         }
-        ResponseBody::V6 { iv, decrypted_iv, random_xor, hash, xored_ivs, hmac, .. } => {
+        ResponseBody::V6 {
+            iv,
+            decrypted_iv,
+            random_xor,
+            hash,
+            xored_ivs,
+            hmac,
+            ..
+        } => {
             push_hash(&mut checks, response, request, random_xor, hash);
             let fresh = request.iv() != Some(*iv);
             checks.push(Check::new(
@@ -255,18 +356,26 @@ pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResp
                 hex(iv),
                 format!("not {}", request.iv().map(|v| hex(&v)).unwrap_or_default()),
             ));
-            let div = request.iv().map(|v| response.protocol.cipher().decrypt_block(&v));
+            let div = request
+                .iv()
+                .map(|v| response.protocol.cipher().decrypt_block(&v));
             checks.push(Check::equal(
                 CheckName::V6XoredIvs,
                 hex(xored_ivs),
-                div.map(|d| hex(&d)).unwrap_or_else(|| "none (V4 request)".into()),
+                div.map(|d| hex(&d))
+                    .unwrap_or_else(|| "none (V4 request)".into()),
             ));
-            let matched = [0i64, -1, 1]
-                .into_iter()
-                .find(|&k| v6_hmac(decrypted_iv, &response.authenticated, base.response_time, k) == *hmac);
+            let matched = [0i64, -1, 1].into_iter().find(|&k| {
+                v6_hmac(decrypted_iv, &response.authenticated, base.response_time, k) == *hmac
+            });
             let slot0 = v6_hmac(decrypted_iv, &response.authenticated, base.response_time, 0);
             checks.push(match matched {
-                Some(k) => Check::new(CheckName::V6Hmac, true, format!("{} (slot {k:+})", hex(hmac)), "HMAC for slot -1, 0 or +1"),
+                Some(k) => Check::new(
+                    CheckName::V6Hmac,
+                    true,
+                    format!("{} (slot {k:+})", hex(hmac)),
+                    "HMAC for slot -1, 0 or +1",
+                ),
                 None => Check::new(
                     CheckName::V6Hmac,
                     false,
@@ -284,11 +393,17 @@ pub fn verify_parsed(request: &DecodedRequest, response: WireResult<&DecodedResp
     let observed = if response.trailing.is_empty() {
         format!("{} bytes", response.message_len)
     } else {
-        format!("{} bytes ({} trailing)", response.message_len, response.trailing.len())
+        format!(
+            "{} bytes ({} trailing)",
+            response.message_len,
+            response.trailing.len()
+        )
     };
     checks.push(Check::new(
         CheckName::MessageSize,
-        response.trailing.is_empty() && response.message_len == expected_size && base.pid_size as usize == p,
+        response.trailing.is_empty()
+            && response.message_len == expected_size
+            && base.pid_size as usize == p,
         observed,
         format!("{expected_size} bytes"),
     ));
@@ -306,8 +421,17 @@ fn push_hash(
         Some(req_iv) => {
             let div = response.protocol.cipher().decrypt_block(&req_iv);
             let random = xor16(random_xor, &div);
-            checks.push(Check::equal(CheckName::ResponseHash, hex(hash), hex(&sha256(&random))));
+            checks.push(Check::equal(
+                CheckName::ResponseHash,
+                hex(hash),
+                hex(&sha256(&random)),
+            ));
         }
-        None => checks.push(Check::new(CheckName::ResponseHash, false, hex(hash), "not evaluable: V4 request has no IV")),
+        None => checks.push(Check::new(
+            CheckName::ResponseHash,
+            false,
+            hex(hash),
+            "not evaluable: V4 request has no IV",
+        )),
     }
 }

@@ -117,7 +117,9 @@ impl KmsCipher {
 
 /// The Rijndael key expansion for `key.len() / 4` key words and `rounds` rounds (Nk ≤ 6).
 fn expand_key(key: &[u8], rounds: usize) -> Vec<u8> {
-    const RCON: [u8; 11] = [0x8D, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1B, 0x36];
+    const RCON: [u8; 11] = [
+        0x8D, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1B, 0x36,
+    ];
     let sbox = sbox();
     let nk = key.len() / 4;
     let total = 4 * (rounds + 1);
@@ -136,7 +138,12 @@ fn expand_key(key: &[u8], rounds: usize) -> Vec<u8> {
             ];
         }
         let prev = w[i - nk];
-        w.push([prev[0] ^ t[0], prev[1] ^ t[1], prev[2] ^ t[2], prev[3] ^ t[3]]);
+        w.push([
+            prev[0] ^ t[0],
+            prev[1] ^ t[1],
+            prev[2] ^ t[2],
+            prev[3] ^ t[3],
+        ]);
     }
     w.into_iter().flatten().collect()
 }
@@ -170,7 +177,12 @@ fn sbox() -> [u8; 256] {
         if x == 0 {
             inv = 0;
         }
-        let s = inv ^ inv.rotate_left(1) ^ inv.rotate_left(2) ^ inv.rotate_left(3) ^ inv.rotate_left(4) ^ 0x63;
+        let s = inv
+            ^ inv.rotate_left(1)
+            ^ inv.rotate_left(2)
+            ^ inv.rotate_left(3)
+            ^ inv.rotate_left(4)
+            ^ 0x63;
         *out = s;
     }
     table
