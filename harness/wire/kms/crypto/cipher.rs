@@ -1,0 +1,220 @@
+//! The KMS block ciphers (spec §3.1): V4 Rijndael with a 160-bit key and 11 rounds, V5 standard
+//! AES-128, V6 AES-128 with three modified round-key bytes. Key schedules are written here; the
+//! round functions come from `aes::hazmat`.
+
+use std::sync::OnceLock;
+
+use aes::hazmat::{cipher_round, equiv_inv_cipher_round, inv_mix_columns, mix_columns};
+use aes::Block;
+
+use super::Block16;
+
+/// V4 key (20 bytes, Rijndael Nk = 5).
+pub const V4_KEY: [u8; 20] = [
+    0x05, 0x3D, 0x83, 0x07, 0xF9, 0xE5, 0xF0, 0x88, 0xEB, 0x5E, 0xA6, 0x68, 0x6C, 0xF0, 0x37, 0xC7,
+    0xE4, 0xEF, 0xD2, 0xD6,
+];
+/// V5 key (standard AES-128).
+pub const V5_KEY: [u8; 16] = [
+    0xCD, 0x7E, 0x79, 0x6F, 0x2A, 0xB2, 0x5D, 0xCB, 0x55, 0xFF, 0xC8, 0xEF, 0x83, 0x64, 0xC4, 0x70,
+];
+/// V6 key (AES-128 schedule, then modified).
+pub const V6_KEY: [u8; 16] = [
+    0xA9, 0x4A, 0x41, 0x95, 0xE2, 0x01, 0x43, 0x2D, 0x9B, 0xCB, 0x46, 0x04, 0x05, 0xD8, 0x4A, 0x21,
+];
+
+/// The V6 modification: (byte index in the expanded key, XOR value).
+const V6_MODIFICATION: [(usize, u8); 3] = [(64, 0x73), (96, 0x09), (128, 0xE4)];
+
+/// Maximum number of round keys (V4: 11 rounds ⇒ 12 round keys).
+const MAX_ROUND_KEYS: usize = 12;
+
+/// A KMS block cipher with its expanded encryption and (equivalent-inverse) decryption keys.
+#[derive(Clone)]
+pub struct KmsCipher {
+    rounds: usize,
+    enc: [Block16; MAX_ROUND_KEYS],
+    /// Round keys for the equivalent inverse cipher: `dec[r] = InvMixColumns(enc[r])` for 0 < r < rounds.
+    dec: [Block16; MAX_ROUND_KEYS],
+}
+
+impl std::fmt::Debug for KmsCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KmsCipher({} rounds)", self.rounds)
+    }
+}
+
+impl KmsCipher {
+    /// The V4 cipher (Rijndael-160/128, 11 rounds), used only for the V4 MAC.
+    pub fn v4() -> &'static KmsCipher {
+        static C: OnceLock<KmsCipher> = OnceLock::new();
+        C.get_or_init(|| KmsCipher::from_expanded(&expand_key(&V4_KEY, 11), 11))
+    }
+
+    /// The V5 cipher (standard AES-128).
+    pub fn v5() -> &'static KmsCipher {
+        static C: OnceLock<KmsCipher> = OnceLock::new();
+        C.get_or_init(|| KmsCipher::from_expanded(&expand_key(&V5_KEY, 10), 10))
+    }
+
+    /// The V6 cipher (AES-128 with the three modified round-key bytes).
+    pub fn v6() -> &'static KmsCipher {
+        static C: OnceLock<KmsCipher> = OnceLock::new();
+        C.get_or_init(|| {
+            let mut w = expand_key(&V6_KEY, 10);
+            for (i, x) in V6_MODIFICATION {
+                if let Some(b) = w.get_mut(i) {
+                    *b ^= x;
+                }
+            }
+            KmsCipher::from_expanded(&w, 10)
+        })
+    }
+
+    /// The expanded encryption key as one byte string (16 bytes per round key), for KATs.
+    pub fn expanded_key(&self) -> Vec<u8> {
+        self.enc[..=self.rounds].iter().flatten().copied().collect()
+    }
+
+    fn from_expanded(bytes: &[u8], rounds: usize) -> KmsCipher {
+        let mut enc = [[0u8; 16]; MAX_ROUND_KEYS];
+        for (rk, chunk) in enc.iter_mut().zip(bytes.chunks_exact(16)).take(rounds + 1) {
+            rk.copy_from_slice(chunk);
+        }
+        let mut dec = enc;
+        for rk in dec.iter_mut().take(rounds).skip(1) {
+            let mut b = Block::from(*rk);
+            inv_mix_columns(&mut b);
+            *rk = b.into();
+        }
+        KmsCipher { rounds, enc, dec }
+    }
+
+    /// Encrypts one block.
+    pub fn encrypt_block(&self, input: &Block16) -> Block16 {
+        let mut state = Block::from(super::xor16(input, &self.enc[0]));
+        for rk in &self.enc[1..self.rounds] {
+            cipher_round(&mut state, &Block::from(*rk));
+        }
+        // Final round: SubBytes + ShiftRows + AddRoundKey (undo the MixColumns of a full round).
+        cipher_round(&mut state, &Block::default());
+        inv_mix_columns(&mut state);
+        super::xor16(&state.into(), &self.enc[self.rounds])
+    }
+
+    /// Decrypts one block (the inverse of [`KmsCipher::encrypt_block`]).
+    pub fn decrypt_block(&self, input: &Block16) -> Block16 {
+        let mut state = Block::from(super::xor16(input, &self.enc[self.rounds]));
+        for r in (1..self.rounds).rev() {
+            equiv_inv_cipher_round(&mut state, &Block::from(self.dec[r]));
+        }
+        // Final inverse round: InvShiftRows + InvSubBytes + AddRoundKey.
+        equiv_inv_cipher_round(&mut state, &Block::default());
+        mix_columns(&mut state);
+        super::xor16(&state.into(), &self.enc[0])
+    }
+}
+
+/// The Rijndael key expansion for `key.len() / 4` key words and `rounds` rounds (Nk ≤ 6).
+fn expand_key(key: &[u8], rounds: usize) -> Vec<u8> {
+    const RCON: [u8; 11] = [
+        0x8D, 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1B, 0x36,
+    ];
+    let sbox = sbox();
+    let nk = key.len() / 4;
+    let total = 4 * (rounds + 1);
+    let mut w: Vec<[u8; 4]> = key
+        .chunks_exact(4)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect();
+    for i in nk..total {
+        let mut t = w[i - 1];
+        if i % nk == 0 {
+            t = [
+                sbox[usize::from(t[1])] ^ RCON[i / nk],
+                sbox[usize::from(t[2])],
+                sbox[usize::from(t[3])],
+                sbox[usize::from(t[0])],
+            ];
+        }
+        let prev = w[i - nk];
+        w.push([
+            prev[0] ^ t[0],
+            prev[1] ^ t[1],
+            prev[2] ^ t[2],
+            prev[3] ^ t[3],
+        ]);
+    }
+    w.into_iter().flatten().collect()
+}
+
+/// The AES S-box, computed from its definition (multiplicative inverse in GF(2^8) followed by
+/// the affine map).
+fn sbox() -> [u8; 256] {
+    fn gmul(mut a: u8, mut b: u8) -> u8 {
+        let mut p = 0u8;
+        while b != 0 {
+            if b & 1 != 0 {
+                p ^= a;
+            }
+            let hi = a & 0x80;
+            a <<= 1;
+            if hi != 0 {
+                a ^= 0x1B;
+            }
+            b >>= 1;
+        }
+        p
+    }
+    let mut table = [0u8; 256];
+    for (x, out) in table.iter_mut().enumerate() {
+        let x = x as u8;
+        // Inverse by exponentiation: x^254 (0 maps to 0).
+        let mut inv = 1u8;
+        for _ in 0..254 {
+            inv = gmul(inv, x);
+        }
+        if x == 0 {
+            inv = 0;
+        }
+        let s = inv
+            ^ inv.rotate_left(1)
+            ^ inv.rotate_left(2)
+            ^ inv.rotate_left(3)
+            ^ inv.rotate_left(4)
+            ^ 0x63;
+        *out = s;
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sbox_known_entries() {
+        let s = sbox();
+        assert_eq!(s[0x00], 0x63);
+        assert_eq!(s[0x01], 0x7C);
+        assert_eq!(s[0x53], 0xED);
+        assert_eq!(s[0xFF], 0x16);
+    }
+
+    #[test]
+    fn fips197_aes128_example() {
+        // FIPS-197 Appendix C.1.
+        let key: [u8; 16] = core::array::from_fn(|i| i as u8);
+        let c = KmsCipher::from_expanded(&expand_key(&key, 10), 10);
+        let pt: [u8; 16] = core::array::from_fn(|i| (i as u8) * 0x11);
+        let ct = c.encrypt_block(&pt);
+        assert_eq!(
+            ct,
+            [
+                0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30, 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4,
+                0xc5, 0x5a
+            ]
+        );
+        assert_eq!(c.decrypt_block(&ct), pt);
+    }
+}

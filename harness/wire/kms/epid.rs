@@ -1,0 +1,305 @@
+//! The host's extended PID (spec §4): `PPPPP-GGGGG-KKK-KKKKKK-CC-LLLL-BBBB.0000-DDDYYYY`.
+//! Parsing into parts and validation as named checks (syntax, channel, platform id vs build,
+//! known build, LCID, date plausibility, and — with a product catalog — key-id range).
+
+use super::verify::{Check, CheckName};
+use crate::wire::FileTime;
+
+/// A syntactically valid ePID split into its parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Epid {
+    /// KMS host platform id (PPPPP).
+    pub platform_id: u32,
+    /// CSVLK group id (GGGGG).
+    pub group_id: u32,
+    /// Key id (KKK-KKKKKK joined: KKK·10⁶ + KKKKKK).
+    pub key_id: u32,
+    /// License channel (CC); 3 = volume.
+    pub channel: u32,
+    /// Host LCID (decimal, 1–5 digits).
+    pub lcid: u32,
+    /// Host OS build (4–5 digits).
+    pub build: u32,
+    /// Activation day of year (DDD; 1-based for vlmcsd/Windows, 0-based for py-kms).
+    pub day_of_year: u16,
+    /// Activation year (YYYY).
+    pub year: u16,
+}
+
+/// Why a string is not an ePID (character offset of the offending part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpidSyntaxError {
+    /// Which part (`"platform_id"`, `"group_id"`, …, `"shape"`).
+    pub part: &'static str,
+    /// Character offset where the part starts.
+    pub offset: usize,
+}
+
+/// A known KMS host build (spec §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostBuild {
+    /// OS build number.
+    pub build: u32,
+    /// Platform id in ePIDs of hosts running it.
+    pub platform_id: u32,
+    /// Release date (year, day of year 1-based): the earliest plausible activation date.
+    pub release: (u16, u16),
+}
+
+/// Builds and platform ids from the data files (spec §4.4); release as (year, 1-based day).
+pub const HOST_BUILDS: [HostBuild; 8] = [
+    HostBuild {
+        build: 6002,
+        platform_id: 55041,
+        release: (2009, 146),
+    },
+    HostBuild {
+        build: 7601,
+        platform_id: 55041,
+        release: (2011, 53),
+    },
+    HostBuild {
+        build: 9200,
+        platform_id: 5426,
+        release: (2012, 300),
+    },
+    HostBuild {
+        build: 9600,
+        platform_id: 6401,
+        release: (2013, 291),
+    },
+    HostBuild {
+        build: 14393,
+        platform_id: 3612,
+        release: (2016, 215),
+    },
+    HostBuild {
+        build: 17763,
+        platform_id: 3612,
+        release: (2018, 275),
+    },
+    HostBuild {
+        build: 20348,
+        platform_id: 3612,
+        release: (2021, 230),
+    },
+    HostBuild {
+        build: 26100,
+        platform_id: 3612,
+        release: (2024, 306),
+    },
+];
+
+/// The 158 valid LCIDs (identical in vlmcsd and py-kms).
+pub const VALID_LCIDS: [u16; 158] = [
+    1025, 1026, 1027, 1028, 1029, 1030, 1031, 1032, 1033, 1034, 1035, 1036, 1037, 1038, 1039, 1040,
+    1041, 1042, 1043, 1044, 1045, 1046, 1048, 1049, 1050, 1051, 1052, 1053, 1054, 1056, 1057, 1058,
+    1059, 1060, 1061, 1062, 1063, 1065, 1066, 1067, 1068, 1069, 1071, 1074, 1076, 1077, 1078, 1079,
+    1080, 1081, 1082, 1083, 1086, 1087, 1088, 1089, 1091, 1092, 1093, 1094, 1095, 1097, 1098, 1099,
+    1100, 1102, 1103, 1104, 1106, 1110, 1111, 1114, 1125, 1131, 1153, 2049, 2052, 2055, 2057, 2058,
+    2060, 2064, 2067, 2068, 2070, 2074, 2077, 2092, 2107, 2110, 2115, 2155, 3073, 3076, 3079, 3081,
+    3082, 3084, 3098, 3131, 3179, 4097, 4100, 4103, 4105, 4106, 4108, 4122, 4155, 5121, 5124, 5127,
+    5129, 5130, 5132, 5146, 5179, 6145, 6153, 6154, 6156, 6170, 6203, 7169, 7177, 7178, 7194, 7227,
+    8193, 8201, 8202, 8251, 9217, 9225, 9226, 9275, 10241, 10249, 10250, 11265, 11273, 11274,
+    12289, 12297, 12298, 13313, 13321, 13322, 14337, 14346, 15361, 15370, 16385, 16394, 17418,
+    18442, 19466, 20490,
+];
+
+/// An inclusive key-id range of one CSVLK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyIdRange {
+    /// Smallest key id.
+    pub min: u32,
+    /// Largest key id.
+    pub max: u32,
+}
+
+/// Product knowledge the ePID check needs (supplied by the product catalog).
+pub trait EpidCatalog {
+    /// Key-id ranges of the CSVLKs with this group id that the checker accepts (e.g. those
+    /// activating the requested KMS counted ID); empty if none.
+    fn key_ranges(&self, group_id: u32) -> Vec<KeyIdRange>;
+}
+
+/// Optional context for [`validate_with`].
+#[derive(Clone, Copy, Default)]
+pub struct EpidContext<'a> {
+    /// Current time; enables the "date not in the future" check.
+    pub now: Option<FileTime>,
+    /// Product catalog; enables the key-range check.
+    pub catalog: Option<&'a dyn EpidCatalog>,
+}
+
+fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
+    if s.len() < min || s.len() > max || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn is_leap(year: u16) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+impl Epid {
+    /// Parses `text` against `^\d{5}-\d{5}-\d{3}-\d{6}-\d{2}-\d{1,5}-\d{4,5}\.0000-\d{3}\d{4}$`.
+    pub fn parse(text: &str) -> Result<Epid, EpidSyntaxError> {
+        const PARTS: [(&str, usize, usize); 8] = [
+            ("platform_id", 5, 5),
+            ("group_id", 5, 5),
+            ("key_id_high", 3, 3),
+            ("key_id_low", 6, 6),
+            ("channel", 2, 2),
+            ("lcid", 1, 5),
+            ("build", 9, 10),
+            ("date", 7, 7),
+        ];
+        let mut values = [0u32; 8];
+        let mut offset = 0usize;
+        let mut split = text.split('-');
+        for (i, (name, min, max)) in PARTS.iter().enumerate() {
+            let err = EpidSyntaxError { part: name, offset };
+            let part = split.next().ok_or(err)?;
+            values[i] = if *name == "build" {
+                let b = part.strip_suffix(".0000").ok_or(err)?;
+                digits(b, min - 5, max - 5).ok_or(err)?
+            } else {
+                digits(part, *min, *max).ok_or(err)?
+            };
+            offset += part.len() + 1;
+        }
+        if split.next().is_some() {
+            return Err(EpidSyntaxError {
+                part: "shape",
+                offset: offset.saturating_sub(1),
+            });
+        }
+        Ok(Epid {
+            platform_id: values[0],
+            group_id: values[1],
+            key_id: values[2] * 1_000_000 + values[3],
+            channel: values[4],
+            lcid: values[5],
+            build: values[6],
+            day_of_year: (values[7] / 10_000) as u16,
+            year: (values[7] % 10_000) as u16,
+        })
+    }
+
+    /// The known host build entry for this ePID's build.
+    pub fn host_build(&self) -> Option<&'static HostBuild> {
+        HOST_BUILDS.iter().find(|h| h.build == self.build)
+    }
+
+    /// Platform id expected for `build`: that of the largest known build ≤ `build`, except
+    /// that builds ≥ 10240 (Windows 10 and later) map to 3612.
+    pub fn expected_platform_id(build: u32) -> Option<u32> {
+        if build >= 10240 {
+            return Some(3612);
+        }
+        HOST_BUILDS
+            .iter()
+            .rev()
+            .find(|h| h.build <= build)
+            .map(|h| h.platform_id)
+    }
+}
+
+/// Validates an ePID string without context (no future-date or key-range check).
+pub fn validate(text: &str) -> Vec<Check> {
+    validate_with(text, EpidContext::default())
+}
+
+/// Validates an ePID string: syntax, then (if it parses) channel, platform vs build, known
+/// build, LCID, day of year, release-date bound, and with `ctx` the future-date and key-range
+/// checks. A string that does not parse yields only the failed `epid_syntax` check.
+pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
+    let epid = match Epid::parse(text) {
+        Ok(e) => e,
+        Err(e) => {
+            return vec![Check::new(
+                CheckName::EpidSyntax,
+                false,
+                format!("{text:?}: bad {} at char {}", e.part, e.offset),
+                "PPPPP-GGGGG-KKK-KKKKKK-CC-L…-B….0000-DDDYYYY",
+            )]
+        }
+    };
+    let mut checks = vec![Check::new(
+        CheckName::EpidSyntax,
+        true,
+        text,
+        "ePID pattern",
+    )];
+    checks.push(Check::equal(CheckName::EpidLicenseChannel, epid.channel, 3));
+    checks.push(match Epid::expected_platform_id(epid.build) {
+        Some(p) => Check::equal(CheckName::EpidPlatformMatchesBuild, epid.platform_id, p),
+        None => Check::new(
+            CheckName::EpidPlatformMatchesBuild,
+            false,
+            epid.platform_id.to_string(),
+            format!("no platform id known for build {}", epid.build),
+        ),
+    });
+    let builds: Vec<String> = HOST_BUILDS.iter().map(|h| h.build.to_string()).collect();
+    checks.push(Check::new(
+        CheckName::EpidKnownHostBuild,
+        epid.host_build().is_some(),
+        epid.build.to_string(),
+        format!("one of {}", builds.join(", ")),
+    ));
+    checks.push(Check::new(
+        CheckName::EpidLcidKnown,
+        u16::try_from(epid.lcid).is_ok_and(|l| VALID_LCIDS.contains(&l)),
+        epid.lcid.to_string(),
+        "an LCID of the valid list",
+    ));
+    let days = if is_leap(epid.year) { 366 } else { 365 };
+    checks.push(Check::new(
+        CheckName::EpidDayOfYear,
+        (1..=days).contains(&epid.day_of_year),
+        format!("day {} of {}", epid.day_of_year, epid.year),
+        format!("1..={days}"),
+    ));
+    if let Some(h) = epid.host_build() {
+        checks.push(Check::new(
+            CheckName::EpidDateAfterBuildRelease,
+            (epid.year, epid.day_of_year) >= h.release,
+            format!("{}-{:03}", epid.year, epid.day_of_year),
+            format!(
+                "≥ {}-{:03} (build {} release)",
+                h.release.0, h.release.1, h.build
+            ),
+        ));
+    }
+    if let Some(now) = ctx.now.and_then(FileTime::to_utc) {
+        let today = (now.year() as u16, now.ordinal());
+        checks.push(Check::new(
+            CheckName::EpidDateNotFuture,
+            (epid.year, epid.day_of_year) <= today,
+            format!("{}-{:03}", epid.year, epid.day_of_year),
+            format!("≤ {}-{:03}", today.0, today.1),
+        ));
+    }
+    if let Some(cat) = ctx.catalog {
+        let ranges = cat.key_ranges(epid.group_id);
+        let ok = ranges
+            .iter()
+            .any(|r| (r.min..=r.max).contains(&epid.key_id));
+        let shown: Vec<String> = ranges
+            .iter()
+            .map(|r| format!("{}-{}", r.min, r.max))
+            .collect();
+        checks.push(Check::new(
+            CheckName::EpidKeyRange,
+            ok,
+            format!("group {} key id {}", epid.group_id, epid.key_id),
+            if shown.is_empty() {
+                format!("a known group (group {} has no range)", epid.group_id)
+            } else {
+                format!("key id in {}", shown.join(" or "))
+            },
+        ));
+    }
+    checks
+}

@@ -1,0 +1,437 @@
+//! Response verification as named results (spec §3.6, §4.6 item 1–2, §6.7): every check a
+//! client or conformance checker applies to a response, each with what was observed and what
+//! was expected. A response that cannot be decoded still yields every check by name (failed,
+//! "not evaluable").
+
+use super::bytes::hex;
+use super::crypto::{sha256, xor16};
+use super::epid::Epid;
+use super::request::DecodedRequest;
+use super::response::{v6_hmac, DecodedResponse, ResponseBody};
+use super::version::Protocol;
+use crate::wire::{WireErrorKind, WireResult};
+
+/// The name of a check. `as_str()` gives a stable snake_case name for reports and suites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CheckName {
+    /// The response decodes structurally (version known, lengths fit).
+    ResponseStructure,
+    /// V5/V6: CBC decryption with valid PKCS#7 padding.
+    DecryptionPadding,
+    /// Request outer version = request inner version.
+    RequestVersionsAgree,
+    /// Response outer version = request outer version.
+    ResponseOuterVersion,
+    /// Response base version = request inner version.
+    ResponseInnerVersion,
+    /// Response CMID = request CMID.
+    CmidEcho,
+    /// Response time = request time.
+    TimeEcho,
+    /// PIDSize even, 4..=128, NUL-terminated, no embedded NUL.
+    EpidLength,
+    /// ePID text matches the ePID pattern.
+    EpidSyntax,
+    /// V4: MAC = V4-MAC(base response).
+    V4Mac,
+    /// V5/V6: SHA-256(RandomXor ⊕ DIV) = Hash.
+    ResponseHash,
+    /// V5: response IV = request IV.
+    V5IvEcho,
+    /// V6: response IV ≠ request IV (equality is the "emulator" tell).
+    V6IvFresh,
+    /// V6: XoredIVs = DIV.
+    V6XoredIvs,
+    /// V6: HMAC matches for time slot −1, 0 or +1.
+    V6Hmac,
+    /// Message size = 60 + P (V4) / 20 + pad16(92 + P) (V5) / 20 + pad16(132 + P) (V6), no trailing bytes.
+    MessageSize,
+    /// ePID license channel is 03.
+    EpidLicenseChannel,
+    /// ePID platform id matches the host build.
+    EpidPlatformMatchesBuild,
+    /// ePID build is a known KMS host build.
+    EpidKnownHostBuild,
+    /// ePID LCID is in the valid list.
+    EpidLcidKnown,
+    /// ePID day of year is 1..=365 (366 in leap years).
+    EpidDayOfYear,
+    /// ePID date is not after "now" (only when a time is supplied).
+    EpidDateNotFuture,
+    /// ePID date is not before the host build's release.
+    EpidDateAfterBuildRelease,
+    /// ePID group id / key id lie in a known CSVLK range (only with a catalog).
+    EpidKeyRange,
+}
+
+impl CheckName {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ResponseStructure => "response_structure",
+            Self::DecryptionPadding => "decryption_padding",
+            Self::RequestVersionsAgree => "request_versions_agree",
+            Self::ResponseOuterVersion => "response_outer_version",
+            Self::ResponseInnerVersion => "response_inner_version",
+            Self::CmidEcho => "cmid_echo",
+            Self::TimeEcho => "time_echo",
+            Self::EpidLength => "epid_length",
+            Self::EpidSyntax => "epid_syntax",
+            Self::V4Mac => "v4_mac",
+            Self::ResponseHash => "response_hash",
+            Self::V5IvEcho => "v5_iv_echo",
+            Self::V6IvFresh => "v6_iv_fresh",
+            Self::V6XoredIvs => "v6_xored_ivs",
+            Self::V6Hmac => "v6_hmac",
+            Self::MessageSize => "message_size",
+            Self::EpidLicenseChannel => "epid_license_channel",
+            Self::EpidPlatformMatchesBuild => "epid_platform_matches_build",
+            Self::EpidKnownHostBuild => "epid_known_host_build",
+            Self::EpidLcidKnown => "epid_lcid_known",
+            Self::EpidDayOfYear => "epid_day_of_year",
+            Self::EpidDateNotFuture => "epid_date_not_future",
+            Self::EpidDateAfterBuildRelease => "epid_date_after_build_release",
+            Self::EpidKeyRange => "epid_key_range",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One named check result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Which check.
+    pub name: CheckName,
+    /// Whether it passed.
+    pub passed: bool,
+    /// What the message holds.
+    pub observed: String,
+    /// What a conforming message holds.
+    pub expected: String,
+}
+
+impl Check {
+    /// A check comparing two displayable values for equality.
+    pub fn equal(name: CheckName, observed: impl ToString, expected: impl ToString) -> Self {
+        let (observed, expected) = (observed.to_string(), expected.to_string());
+        Self {
+            name,
+            passed: observed == expected,
+            observed,
+            expected,
+        }
+    }
+    /// A check with an explicit outcome.
+    pub fn new(
+        name: CheckName,
+        passed: bool,
+        observed: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        Self {
+            name,
+            passed,
+            observed: observed.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
+/// All checks of one verification.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verification {
+    /// Results in a fixed order per protocol.
+    pub checks: Vec<Check>,
+}
+
+impl Verification {
+    /// Whether every check passed.
+    pub fn all_passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+    /// The failed checks.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+    /// The result of `name`, if it was evaluated.
+    pub fn get(&self, name: CheckName) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+}
+
+/// The checks reported for a protocol, in order.
+pub fn checks_for(protocol: Protocol) -> &'static [CheckName] {
+    use CheckName::*;
+    match protocol {
+        Protocol::V4 => &[
+            ResponseStructure,
+            RequestVersionsAgree,
+            ResponseOuterVersion,
+            ResponseInnerVersion,
+            CmidEcho,
+            TimeEcho,
+            EpidLength,
+            EpidSyntax,
+            V4Mac,
+            MessageSize,
+        ],
+        Protocol::V5 => &[
+            ResponseStructure,
+            DecryptionPadding,
+            RequestVersionsAgree,
+            ResponseOuterVersion,
+            ResponseInnerVersion,
+            CmidEcho,
+            TimeEcho,
+            EpidLength,
+            EpidSyntax,
+            ResponseHash,
+            V5IvEcho,
+            MessageSize,
+        ],
+        Protocol::V6 => &[
+            ResponseStructure,
+            DecryptionPadding,
+            RequestVersionsAgree,
+            ResponseOuterVersion,
+            ResponseInnerVersion,
+            CmidEcho,
+            TimeEcho,
+            EpidLength,
+            EpidSyntax,
+            ResponseHash,
+            V6IvFresh,
+            V6XoredIvs,
+            V6Hmac,
+            MessageSize,
+        ],
+    }
+}
+
+/// Parses `response_msg` and verifies it against `request`.
+pub fn verify_response(request: &DecodedRequest, response_msg: &[u8]) -> Verification {
+    verify_parsed(
+        request,
+        DecodedResponse::parse(response_msg)
+            .as_ref()
+            .map_err(|e| *e),
+    )
+}
+
+/// Verifies an already-parsed response (or reports its parse error under every check name).
+pub fn verify_parsed(
+    request: &DecodedRequest,
+    response: WireResult<&DecodedResponse>,
+) -> Verification {
+    let response = match response {
+        Ok(r) => r,
+        Err(err) => {
+            let protocol = request.protocol;
+            let crypto = matches!(err.kind, WireErrorKind::Crypto);
+            let checks = checks_for(protocol)
+                .iter()
+                .map(|&name| {
+                    let observed = match name {
+                        CheckName::ResponseStructure if !crypto => format!("decode error: {err}"),
+                        CheckName::DecryptionPadding if crypto => {
+                            format!("decryption failed: {err}")
+                        }
+                        CheckName::ResponseStructure => {
+                            "not evaluable: decryption failed".to_owned()
+                        }
+                        _ => format!("not evaluable: {err}"),
+                    };
+                    Check::new(name, false, observed, "decodable response")
+                })
+                .collect();
+            return Verification { checks };
+        }
+    };
+    let mut checks = Vec::with_capacity(16);
+    let base = &response.base;
+    let protocol = response.protocol;
+    checks.push(Check::new(
+        CheckName::ResponseStructure,
+        true,
+        "decoded",
+        "decodable response",
+    ));
+    if protocol != Protocol::V4 {
+        let pad = match response.body {
+            ResponseBody::V5 { pad_len, .. } | ResponseBody::V6 { pad_len, .. } => pad_len,
+            ResponseBody::V4 { .. } => 0,
+        };
+        checks.push(Check::new(
+            CheckName::DecryptionPadding,
+            true,
+            format!("valid PKCS#7 padding of {pad} bytes"),
+            "valid PKCS#7 padding",
+        ));
+    }
+    checks.push(Check::equal(
+        CheckName::RequestVersionsAgree,
+        request.outer_version(),
+        request.base.version,
+    ));
+    checks.push(Check::equal(
+        CheckName::ResponseOuterVersion,
+        response.outer_version,
+        request.outer_version(),
+    ));
+    checks.push(Check::equal(
+        CheckName::ResponseInnerVersion,
+        base.version,
+        request.base.version,
+    ));
+    checks.push(Check::equal(
+        CheckName::CmidEcho,
+        base.cmid,
+        request.base.cmid,
+    ));
+    checks.push(Check::equal(
+        CheckName::TimeEcho,
+        base.response_time.0,
+        request.base.request_time.0,
+    ));
+    checks.push(match base.pid_size_issue() {
+        None => Check::new(
+            CheckName::EpidLength,
+            true,
+            format!("PIDSize {}", base.pid_size),
+            "even, 4..=128, NUL-terminated",
+        ),
+        Some(issue) => Check::new(
+            CheckName::EpidLength,
+            false,
+            format!("PIDSize {}: {issue:?}", base.pid_size),
+            "even, 4..=128, NUL-terminated",
+        ),
+    });
+    let epid = base.epid();
+    checks.push(Check::new(
+        CheckName::EpidSyntax,
+        Epid::parse(&epid).is_ok(),
+        epid.clone(),
+        "PPPPP-GGGGG-KKK-KKKKKK-CC-L…-B….0000-DDDYYYY",
+    ));
+    let p = base.epid_raw.len();
+    let pad16 = |x: usize| x + 16 - x % 16;
+    match &response.body {
+        ResponseBody::V4 { mac } => {
+            let expected = super::crypto::v4_mac(&response.authenticated);
+            checks.push(Check::equal(CheckName::V4Mac, hex(mac), hex(&expected)));
+        }
+        ResponseBody::V5 {
+            iv,
+            random_xor,
+            hash,
+            ..
+        } => {
+            push_hash(&mut checks, response, request, random_xor, hash);
+            let req_iv = request
+                .iv()
+                .map(|v| hex(&v))
+                .unwrap_or_else(|| "none (V4 request)".into());
+            checks.push(Check::equal(CheckName::V5IvEcho, hex(iv), req_iv));
+        }
+        ResponseBody::V6 {
+            iv,
+            decrypted_iv,
+            random_xor,
+            hash,
+            xored_ivs,
+            hmac,
+            ..
+        } => {
+            push_hash(&mut checks, response, request, random_xor, hash);
+            let fresh = request.iv() != Some(*iv);
+            checks.push(Check::new(
+                CheckName::V6IvFresh,
+                fresh,
+                hex(iv),
+                format!("not {}", request.iv().map(|v| hex(&v)).unwrap_or_default()),
+            ));
+            let div = request
+                .iv()
+                .map(|v| response.protocol.cipher().decrypt_block(&v));
+            checks.push(Check::equal(
+                CheckName::V6XoredIvs,
+                hex(xored_ivs),
+                div.map(|d| hex(&d))
+                    .unwrap_or_else(|| "none (V4 request)".into()),
+            ));
+            let matched = [0i64, -1, 1].into_iter().find(|&k| {
+                v6_hmac(decrypted_iv, &response.authenticated, base.response_time, k) == *hmac
+            });
+            let slot0 = v6_hmac(decrypted_iv, &response.authenticated, base.response_time, 0);
+            checks.push(match matched {
+                Some(k) => Check::new(
+                    CheckName::V6Hmac,
+                    true,
+                    format!("{} (slot {k:+})", hex(hmac)),
+                    "HMAC for slot -1, 0 or +1",
+                ),
+                None => Check::new(
+                    CheckName::V6Hmac,
+                    false,
+                    format!("{} (no slot matched)", hex(hmac)),
+                    format!("{} (slot +0) or slot -1/+1", hex(&slot0)),
+                ),
+            });
+        }
+    }
+    let expected_size = match protocol {
+        Protocol::V4 => 60 + p,
+        Protocol::V5 => 20 + pad16(92 + p),
+        Protocol::V6 => 20 + pad16(132 + p),
+    };
+    let observed = if response.trailing.is_empty() {
+        format!("{} bytes", response.message_len)
+    } else {
+        format!(
+            "{} bytes ({} trailing)",
+            response.message_len,
+            response.trailing.len()
+        )
+    };
+    checks.push(Check::new(
+        CheckName::MessageSize,
+        response.trailing.is_empty()
+            && response.message_len == expected_size
+            && base.pid_size as usize == p,
+        observed,
+        format!("{expected_size} bytes"),
+    ));
+    Verification { checks }
+}
+
+fn push_hash(
+    checks: &mut Vec<Check>,
+    response: &DecodedResponse,
+    request: &DecodedRequest,
+    random_xor: &[u8; 16],
+    hash: &[u8; 32],
+) {
+    match request.iv() {
+        Some(req_iv) => {
+            let div = response.protocol.cipher().decrypt_block(&req_iv);
+            let random = xor16(random_xor, &div);
+            checks.push(Check::equal(
+                CheckName::ResponseHash,
+                hex(hash),
+                hex(&sha256(&random)),
+            ));
+        }
+        None => checks.push(Check::new(
+            CheckName::ResponseHash,
+            false,
+            hex(hash),
+            "not evaluable: V4 request has no IV",
+        )),
+    }
+}
