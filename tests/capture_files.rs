@@ -1,16 +1,24 @@
 //! pcap / pcapng reading: formats written by our own writer, and damaged files.
 
+use kmsspec::capture::read_capture;
 use kmsspec::capture::reader::{CaptureError, CaptureReader};
 use kmsspec::capture::reassembly::{Direction, Event, FlowConfig};
 use kmsspec::capture::writer::{PcapNgWriter, PcapWriter, TcpSession};
-use kmsspec::capture::read_capture;
 
 fn session_frames() -> Vec<Vec<u8>> {
-    let mut s = TcpSession::new("192.168.1.5:49152".parse().unwrap(), "192.168.1.1:1688".parse().unwrap(), 1000, 2000);
+    let mut s = TcpSession::new(
+        "192.168.1.5:49152".parse().unwrap(),
+        "192.168.1.1:1688".parse().unwrap(),
+        1000,
+        2000,
+    );
     let mut segs = s.handshake();
     segs.push(s.data(true, b"request"));
     segs.push(s.data(false, b"response"));
-    segs.iter().enumerate().map(|(i, g)| g.ethernet_frame(i as u16)).collect()
+    segs.iter()
+        .enumerate()
+        .map(|(i, g)| g.ethernet_frame(i as u16))
+        .collect()
 }
 
 fn streams(file: &[u8]) -> (Vec<u8>, Vec<u8>) {
@@ -38,16 +46,32 @@ fn pcap_both_byte_orders_and_resolutions() {
             let file = w.into_inner();
             let mut r = CaptureReader::new(&file[..]).unwrap();
             let p = r.next_packet().unwrap().unwrap();
-            let want_ts = if nanos { 1_700_000_000_123_456_789 } else { 1_700_000_000_123_456_000 };
-            assert_eq!((p.index, p.file_offset, p.link_type, p.timestamp_ns), (0, 24, 1, want_ts));
-            assert_eq!(streams(&file), (b"request".to_vec(), b"response".to_vec()), "nanos={nanos} big={big}");
+            let want_ts = if nanos {
+                1_700_000_000_123_456_789
+            } else {
+                1_700_000_000_123_456_000
+            };
+            assert_eq!(
+                (p.index, p.file_offset, p.link_type, p.timestamp_ns),
+                (0, 24, 1, want_ts)
+            );
+            assert_eq!(
+                streams(&file),
+                (b"request".to_vec(), b"response".to_vec()),
+                "nanos={nanos} big={big}"
+            );
         }
     }
 }
 
 #[test]
 fn pcapng_two_sections_two_interfaces() {
-    let mut s = TcpSession::new("10.1.1.1:50000".parse().unwrap(), "10.1.1.2:1688".parse().unwrap(), 1, 1);
+    let mut s = TcpSession::new(
+        "10.1.1.1:50000".parse().unwrap(),
+        "10.1.1.2:1688".parse().unwrap(),
+        1,
+        1,
+    );
     let mut segs = s.handshake();
     segs.push(s.data(true, b"abc"));
     segs.push(s.data(false, b"def"));
@@ -55,10 +79,14 @@ fn pcapng_two_sections_two_interfaces() {
     let mut w = PcapNgWriter::new(Vec::new(), false).unwrap();
     let eth = w.interface(1, 6).unwrap();
     let sll2 = w.interface(276, 9).unwrap();
-    w.packet(eth, 5_000_001_000, &segs[0].ethernet_frame(0)).unwrap();
-    w.packet(sll2, 5_000_002_007, &segs[1].sll2_frame(0)).unwrap();
-    w.packet(eth, 5_000_003_000, &segs[2].ethernet_frame(0)).unwrap();
-    w.packet(sll2, 5_000_004_000, &segs[3].sll2_frame(0)).unwrap();
+    w.packet(eth, 5_000_001_000, &segs[0].ethernet_frame(0))
+        .unwrap();
+    w.packet(sll2, 5_000_002_007, &segs[1].sll2_frame(0))
+        .unwrap();
+    w.packet(eth, 5_000_003_000, &segs[2].ethernet_frame(0))
+        .unwrap();
+    w.packet(sll2, 5_000_004_000, &segs[3].sll2_frame(0))
+        .unwrap();
     w.section().unwrap();
     // New section: interface 0 is now SLL2 with ns timestamps.
     let i0 = w.interface(276, 9).unwrap();
@@ -130,7 +158,13 @@ fn truncated_file_reports_packet_and_offset() {
     let cut = &file[..offs[3] + 10];
     assert_eq!(
         read_all(cut),
-        (3, Some(CaptureError::Truncated { packet_index: 3, offset: offs[3] as u64 }))
+        (
+            3,
+            Some(CaptureError::Truncated {
+                packet_index: 3,
+                offset: offs[3] as u64
+            })
+        )
     );
     // Cutting exactly on a record boundary is a clean end.
     assert_eq!(read_all(&file[..offs[3]]), (3, None));
@@ -145,7 +179,13 @@ fn truncated_file_reports_packet_and_offset() {
     .unwrap_err();
     assert_eq!(data, 7);
     assert_eq!(err.summary.packets, 4);
-    assert!(matches!(err.error, CaptureError::Truncated { packet_index: 4, .. }));
+    assert!(matches!(
+        err.error,
+        CaptureError::Truncated {
+            packet_index: 4,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -197,7 +237,11 @@ fn corrupt_pcapng_block_is_reported() {
     let (n, err) = read_all(&file);
     assert_eq!(n, 1);
     match err {
-        Some(CaptureError::Corrupt { packet_index: 1, offset, .. }) => assert_eq!(offset, offs[1] as u64),
+        Some(CaptureError::Corrupt {
+            packet_index: 1,
+            offset,
+            ..
+        }) => assert_eq!(offset, offs[1] as u64),
         other => panic!("expected corrupt block at packet 1, got {other:?}"),
     }
     // An EPB naming an interface that does not exist.
@@ -206,7 +250,16 @@ fn corrupt_pcapng_block_is_reported() {
     w.packet(3, 0, &[0u8; 20]).unwrap();
     let (n, err) = read_all(&w.into_inner());
     assert_eq!(n, 0);
-    assert!(matches!(err, Some(CaptureError::Corrupt { packet_index: 0, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Some(CaptureError::Corrupt {
+                packet_index: 0,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -218,7 +271,10 @@ fn not_a_capture() {
     }
     // A pcap magic with a cut header is a header error, not a panic.
     let (_, err) = read_all(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0]);
-    assert!(matches!(err, Some(CaptureError::BadHeader { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(CaptureError::BadHeader { .. })),
+        "{err:?}"
+    );
 }
 
 #[test]

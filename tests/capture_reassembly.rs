@@ -19,8 +19,14 @@ fn run(segs: &[Segment], cfg: FlowConfig) -> Vec<Ev> {
     let mut t = FlowTable::new(cfg);
     let mut out = Vec::new();
     let mut emit = |e: Event<'_>| match e {
-        Event::Opened { conn, client_guessed, .. } => out.push(Ev::Open(conn, client_guessed)),
-        Event::Data { conn, dir, bytes, .. } => {
+        Event::Opened {
+            conn,
+            client_guessed,
+            ..
+        } => out.push(Ev::Open(conn, client_guessed)),
+        Event::Data {
+            conn, dir, bytes, ..
+        } => {
             // Merge adjacent data so tests do not depend on delivery granularity.
             if let Some(Ev::Data(c, d, b)) = out.last_mut() {
                 if *c == conn && *d == dir {
@@ -30,23 +36,40 @@ fn run(segs: &[Segment], cfg: FlowConfig) -> Vec<Ev> {
             }
             out.push(Ev::Data(conn, dir, bytes.to_vec()))
         }
-        Event::Gap { conn, dir, missing, .. } => out.push(Ev::Gap(conn, dir, missing)),
+        Event::Gap {
+            conn, dir, missing, ..
+        } => out.push(Ev::Gap(conn, dir, missing)),
         Event::Overflow { conn, .. } => out.push(Ev::Overflow(conn)),
         Event::Closed { conn, reason, .. } => out.push(Ev::Closed(conn, reason)),
-        Event::Warning { warning: Warning::ConflictingOverlap { conn, .. }, .. } => out.push(Ev::Conflict(conn)),
+        Event::Warning {
+            warning: Warning::ConflictingOverlap { conn, .. },
+            ..
+        } => out.push(Ev::Conflict(conn)),
         Event::Warning { warning, .. } => panic!("unexpected warning {warning:?}"),
     };
     for (i, s) in segs.iter().enumerate() {
         let bytes = s.tcp_bytes();
         let seg = parse_tcp(&bytes).expect("valid segment");
-        t.segment(s.from.ip(), s.to.ip(), &seg, i as u64, i as u64 * 1000, &mut emit);
+        t.segment(
+            s.from.ip(),
+            s.to.ip(),
+            &seg,
+            i as u64,
+            i as u64 * 1000,
+            &mut emit,
+        );
     }
     t.finish(segs.len() as u64, &mut emit);
     out
 }
 
 fn session(isn_c: u32, isn_s: u32) -> TcpSession {
-    TcpSession::new("10.0.0.1:50000".parse().unwrap(), "10.0.0.2:1688".parse().unwrap(), isn_c, isn_s)
+    TcpSession::new(
+        "10.0.0.1:50000".parse().unwrap(),
+        "10.0.0.2:1688".parse().unwrap(),
+        isn_c,
+        isn_s,
+    )
 }
 
 use Direction::{ToClient as C, ToServer as S};
@@ -82,7 +105,11 @@ fn out_of_order_and_retransmission() {
     let ev = run(&segs, FlowConfig::default());
     assert_eq!(
         ev,
-        vec![Ev::Open(0, false), Ev::Data(0, S, b"AAAABBBBCCCC".to_vec()), Ev::Closed(0, CloseReason::EndOfCapture)]
+        vec![
+            Ev::Open(0, false),
+            Ev::Data(0, S, b"AAAABBBBCCCC".to_vec()),
+            Ev::Closed(0, CloseReason::EndOfCapture)
+        ]
     );
 }
 
@@ -208,8 +235,18 @@ fn port_reuse_opens_a_new_connection() {
 
 #[test]
 fn interleaved_connections_stay_separate() {
-    let mut a = TcpSession::new("10.0.0.1:40000".parse().unwrap(), "10.0.0.9:1688".parse().unwrap(), 1, 1);
-    let mut b = TcpSession::new("10.0.0.2:40000".parse().unwrap(), "10.0.0.9:1688".parse().unwrap(), 1, 1);
+    let mut a = TcpSession::new(
+        "10.0.0.1:40000".parse().unwrap(),
+        "10.0.0.9:1688".parse().unwrap(),
+        1,
+        1,
+    );
+    let mut b = TcpSession::new(
+        "10.0.0.2:40000".parse().unwrap(),
+        "10.0.0.9:1688".parse().unwrap(),
+        1,
+        1,
+    );
     let mut segs = Vec::new();
     segs.extend(a.handshake());
     segs.extend(b.handshake());
@@ -252,7 +289,10 @@ fn buffer_cap_overflow_becomes_a_gap() {
     for _ in 0..5 {
         segs.push(s.data(true, &chunk));
     }
-    let cfg = FlowConfig { max_buffered: 65_536, ..FlowConfig::default() };
+    let cfg = FlowConfig {
+        max_buffered: 65_536,
+        ..FlowConfig::default()
+    };
     let ev = run(&segs, cfg);
     assert_eq!(ev[0], Ev::Open(0, false));
     assert_eq!(ev[1], Ev::Overflow(0));

@@ -5,8 +5,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use kmsspec::capture::reassembly::{Direction, Event, FlowConfig};
 use kmsspec::capture::read_capture;
+use kmsspec::capture::reassembly::{Direction, Event, FlowConfig};
 
 /// Captures whose server never sent data (per MANIFEST.md): s27 (HTTP garbage → RST) and
 /// s30 (truncated bind, then FIN with no reply).
@@ -14,14 +14,20 @@ const CLIENT_ONLY: &[&str] = &["s27_", "s30_"];
 
 #[test]
 fn shared_captures_reassemble() {
-    let Some(dir) = common::shared_dir() else { return };
+    let Some(dir) = common::shared_dir() else {
+        return;
+    };
     let mut files: Vec<_> = std::fs::read_dir(dir.join("captures"))
         .expect("captures dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
         .collect();
     files.sort();
-    assert!(files.len() >= 35, "expected the 35 shared captures, found {}", files.len());
+    assert!(
+        files.len() >= 35,
+        "expected the 35 shared captures, found {}",
+        files.len()
+    );
     for path in files {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let bytes = std::fs::read(&path).expect("read capture");
@@ -30,12 +36,22 @@ fn shared_captures_reassemble() {
         let mut gaps = 0;
         let mut guessed = false;
         let summary = read_capture(&bytes[..], FlowConfig::default(), |e| match e {
-            Event::Opened { conn, client_guessed, server, .. } => {
+            Event::Opened {
+                conn,
+                client_guessed,
+                server,
+                ..
+            } => {
                 guessed |= client_guessed;
-                assert!(server.port() == 1688 || server.port() == 17388, "{name}: server {server}");
+                assert!(
+                    server.port() == 1688 || server.port() == 17388,
+                    "{name}: server {server}"
+                );
                 conns.insert(conn, (0, 0));
             }
-            Event::Data { conn, dir, bytes, .. } => {
+            Event::Data {
+                conn, dir, bytes, ..
+            } => {
                 let c = conns.get_mut(&conn).expect("data for an opened connection");
                 match dir {
                     Direction::ToServer => c.0 += bytes.len(),

@@ -339,7 +339,11 @@ impl Defragmenter {
     fn evict_oldest(&mut self, reason: FragmentDrop, dropped: &mut Vec<DroppedDatagram>) -> bool {
         while let Some((key, first)) = self.order.pop_front() {
             // Stale order entries (already completed) are skipped.
-            if self.pending.get(&key).is_some_and(|d| d.first_packet == first) {
+            if self
+                .pending
+                .get(&key)
+                .is_some_and(|d| d.first_packet == first)
+            {
                 if let Some(d) = self.remove(&key) {
                     dropped.push(DroppedDatagram {
                         first_packet: d.first_packet,
@@ -356,7 +360,10 @@ impl Defragmenter {
     /// Drops datagrams older than the timeout, as of packet `packet_index`.
     pub fn expire(&mut self, packet_index: u64, dropped: &mut Vec<DroppedDatagram>) {
         while let Some(&(key, first)) = self.order.front() {
-            let live = self.pending.get(&key).is_some_and(|d| d.first_packet == first);
+            let live = self
+                .pending
+                .get(&key)
+                .is_some_and(|d| d.first_packet == first);
             if live && packet_index.saturating_sub(first) < self.cfg.timeout_packets {
                 break;
             }

@@ -166,7 +166,11 @@ pub fn null_loop(frame: &[u8]) -> Result<Network<'_>, LinkError> {
     ];
     let le = u32::from_le_bytes(raw);
     // Families are small numbers: whichever byte order gives one is the right order.
-    let family = if le <= 0xffff { le } else { u32::from_be_bytes(raw) };
+    let family = if le <= 0xffff {
+        le
+    } else {
+        u32::from_be_bytes(raw)
+    };
     let rest = frame.get(4..).unwrap_or(&[]);
     Ok(match family {
         2 => Network::Ipv4(rest),

@@ -4,7 +4,10 @@
 
 use std::io::Read;
 
-use super::ip::{parse_ipv4, parse_ipv6, DefragConfig, DefragOutcome, Defragmenter, DroppedDatagram, IpParsed, PROTO_TCP};
+use super::ip::{
+    parse_ipv4, parse_ipv6, DefragConfig, DefragOutcome, Defragmenter, DroppedDatagram, IpParsed,
+    PROTO_TCP,
+};
 use super::link::{network_layer, Network};
 use super::reader::{CaptureError, CaptureReader, PacketRef};
 use super::reassembly::{Event, FlowConfig, FlowCounters, FlowTable, Warning};
@@ -154,7 +157,14 @@ impl Pipeline {
         self.tcp(ip.src, ip.dst, ip.payload, pkt, emit);
     }
 
-    fn tcp<F: FnMut(Event<'_>)>(&mut self, src: IpAddr, dst: IpAddr, d: &[u8], pkt: &PacketRef<'_>, emit: &mut F) {
+    fn tcp<F: FnMut(Event<'_>)>(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        d: &[u8],
+        pkt: &PacketRef<'_>,
+        emit: &mut F,
+    ) {
         match parse_tcp(d) {
             Ok(seg) => self
                 .flows

@@ -284,22 +284,20 @@ impl<'r> CaptureReader<'r> {
             // `next` does not move the buffer, so packet data can be located relative to it.
             let base = self.inner.data().as_ptr() as usize;
             let step = match self.inner.next() {
-                Ok((len, block)) => {
-                    classify(
-                        len,
-                        block,
-                        base,
-                        &mut ClassifyState {
-                            legacy_link: &mut self.legacy_link,
-                            legacy_nanos: &mut self.legacy_nanos,
-                            legacy_big: &mut self.legacy_big,
-                            ng_big_endian: &mut self.ng_big_endian,
-                            interfaces: &mut self.interfaces,
-                            packet_index: self.next_index,
-                            offset: self.offset,
-                        },
-                    )
-                }
+                Ok((len, block)) => classify(
+                    len,
+                    block,
+                    base,
+                    &mut ClassifyState {
+                        legacy_link: &mut self.legacy_link,
+                        legacy_nanos: &mut self.legacy_nanos,
+                        legacy_big: &mut self.legacy_big,
+                        ng_big_endian: &mut self.ng_big_endian,
+                        interfaces: &mut self.interfaces,
+                        packet_index: self.next_index,
+                        offset: self.offset,
+                    },
+                ),
                 Err(PcapError::Eof) => {
                     self.done = true;
                     return None;
@@ -476,7 +474,12 @@ fn resolution(tsresol: u8) -> Option<u64> {
     }
 }
 
-fn classify(len: usize, block: PcapBlockOwned<'_>, base: usize, st: &mut ClassifyState<'_>) -> Step {
+fn classify(
+    len: usize,
+    block: PcapBlockOwned<'_>,
+    base: usize,
+    st: &mut ClassifyState<'_>,
+) -> Step {
     let locate = |data: &[u8]| {
         let start = (data.as_ptr() as usize).wrapping_sub(base);
         (start, start.saturating_add(data.len()))
@@ -519,7 +522,9 @@ fn classify(len: usize, block: PcapBlockOwned<'_>, base: usize, st: &mut Classif
         }
         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
             if st.interfaces.len() >= MAX_INTERFACES {
-                return corrupt(format!("more than {MAX_INTERFACES} interfaces in a section"));
+                return corrupt(format!(
+                    "more than {MAX_INTERFACES} interfaces in a section"
+                ));
             }
             let Some(units_per_sec) = resolution(idb.if_tsresol) else {
                 return corrupt(format!("invalid if_tsresol {:#x}", idb.if_tsresol));

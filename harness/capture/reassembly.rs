@@ -256,7 +256,13 @@ impl Half {
         i128::from(self.next) + i128::from(seq.wrapping_sub(expected) as i32)
     }
 
-    fn deliver<F: FnMut(Event<'_>)>(&mut self, ctx: Ctx, bytes: &[u8], c: &mut FlowCounters, emit: &mut F) {
+    fn deliver<F: FnMut(Event<'_>)>(
+        &mut self,
+        ctx: Ctx,
+        bytes: &[u8],
+        c: &mut FlowCounters,
+        emit: &mut F,
+    ) {
         if bytes.is_empty() {
             return;
         }
@@ -306,7 +312,14 @@ impl Half {
     }
 
     /// Buffers `[start, start+data.len())`, keeping earlier data where pieces overlap.
-    fn insert<F: FnMut(Event<'_>)>(&mut self, ctx: Ctx, start: u64, data: &[u8], c: &mut FlowCounters, emit: &mut F) {
+    fn insert<F: FnMut(Event<'_>)>(
+        &mut self,
+        ctx: Ctx,
+        start: u64,
+        data: &[u8],
+        c: &mut FlowCounters,
+        emit: &mut F,
+    ) {
         let end = start + data.len() as u64;
         let mut overlaps: Vec<(u64, u64)> = Vec::new();
         if let Some((&ps, p)) = self.pending.range(..start).next_back() {
@@ -398,7 +411,10 @@ impl Half {
             c.retransmissions += 1;
             return;
         }
-        let pending_before_end = self.pending.first_key_value().is_some_and(|(&k, _)| k < end);
+        let pending_before_end = self
+            .pending
+            .first_key_value()
+            .is_some_and(|(&k, _)| k < end);
         if start <= self.next && !pending_before_end {
             // Fast path: contiguous and nothing buffered in the way: deliver from the packet.
             let skip = (self.next - start) as usize;
@@ -553,9 +569,25 @@ impl FlowTable {
             }
             // SYN payload (TCP fast open) starts after the SYN's sequence number.
             let seq = seg.seq.wrapping_add(1);
-            half.segment(ctx, seq, seg.payload, seg.fin, cap, &mut self.counters, emit);
+            half.segment(
+                ctx,
+                seq,
+                seg.payload,
+                seg.fin,
+                cap,
+                &mut self.counters,
+                emit,
+            );
         } else {
-            half.segment(ctx, seg.seq, seg.payload, seg.fin, cap, &mut self.counters, emit);
+            half.segment(
+                ctx,
+                seg.seq,
+                seg.payload,
+                seg.fin,
+                cap,
+                &mut self.counters,
+                emit,
+            );
         }
         if seg.rst {
             self.close(key, CloseReason::Rst, packet_index, emit);
@@ -621,7 +653,13 @@ impl FlowTable {
         });
     }
 
-    fn close<F: FnMut(Event<'_>)>(&mut self, key: FlowKey, reason: CloseReason, packet_index: u64, emit: &mut F) {
+    fn close<F: FnMut(Event<'_>)>(
+        &mut self,
+        key: FlowKey,
+        reason: CloseReason,
+        packet_index: u64,
+        emit: &mut F,
+    ) {
         let Some(mut conn) = self.conns.remove(&key) else {
             return;
         };
@@ -652,7 +690,12 @@ impl FlowTable {
     }
 
     /// Flushes and drops connections idle longer than the timeout as of `now_ns`.
-    pub fn expire_idle<F: FnMut(Event<'_>)>(&mut self, now_ns: u64, packet_index: u64, emit: &mut F) {
+    pub fn expire_idle<F: FnMut(Event<'_>)>(
+        &mut self,
+        now_ns: u64,
+        packet_index: u64,
+        emit: &mut F,
+    ) {
         let timeout = self.cfg.idle_timeout_ns;
         let mut idle: Vec<(u64, FlowKey)> = self
             .conns

@@ -53,11 +53,16 @@ mod tests {
 
     #[test]
     fn parses_header_and_payload() {
-        let mut d = vec![0x04, 0x00, 0x06, 0x98, 0, 0, 0, 5, 0, 0, 0, 9, 0x50, 0x12, 0, 0];
+        let mut d = vec![
+            0x04, 0x00, 0x06, 0x98, 0, 0, 0, 5, 0, 0, 0, 9, 0x50, 0x12, 0, 0,
+        ];
         d.extend_from_slice(&[0, 0, 0, 0]);
         d.extend_from_slice(b"abc");
         let s = parse_tcp(&d).expect("parses");
-        assert_eq!((s.src_port, s.dst_port, s.seq, s.ack_number), (1024, 1688, 5, 9));
+        assert_eq!(
+            (s.src_port, s.dst_port, s.seq, s.ack_number),
+            (1024, 1688, 5, 9)
+        );
         assert!(s.syn && s.ack && !s.fin && !s.rst);
         assert_eq!(s.payload, b"abc");
         assert!(parse_tcp(&d[..10]).is_err());

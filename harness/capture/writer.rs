@@ -33,10 +33,18 @@ impl<W: Write> PcapWriter<W> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
         let mut h = Vec::with_capacity(24);
         let w32 = |h: &mut Vec<u8>, v: u32| {
-            h.extend_from_slice(&if big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+            h.extend_from_slice(&if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            })
         };
         let w16 = |h: &mut Vec<u8>, v: u16| {
-            h.extend_from_slice(&if big_endian { v.to_be_bytes() } else { v.to_le_bytes() })
+            h.extend_from_slice(&if big_endian {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            })
         };
         w32(&mut h, magic);
         w16(&mut h, 2);
@@ -153,7 +161,8 @@ impl<W: Write> PcapNgWriter<W> {
         let units = if tsresol & 0x80 == 0 {
             10u64.checked_pow(u32::from(tsresol)).unwrap_or(1_000_000)
         } else {
-            1u64.checked_shl(u32::from(tsresol & 0x7f)).unwrap_or(1_000_000)
+            1u64.checked_shl(u32::from(tsresol & 0x7f))
+                .unwrap_or(1_000_000)
         };
         self.interfaces.push(units);
         self.block(1, &body)?;
@@ -162,7 +171,11 @@ impl<W: Write> PcapNgWriter<W> {
 
     /// Writes an enhanced packet block on interface `if_id`.
     pub fn packet(&mut self, if_id: u32, timestamp_ns: u64, data: &[u8]) -> io::Result<()> {
-        let units_per_sec = self.interfaces.get(if_id as usize).copied().unwrap_or(1_000_000);
+        let units_per_sec = self
+            .interfaces
+            .get(if_id as usize)
+            .copied()
+            .unwrap_or(1_000_000);
         let units = (u128::from(timestamp_ns) * u128::from(units_per_sec) / 1_000_000_000) as u64;
         let mut body = Vec::with_capacity(20 + data.len() + 3);
         body.extend_from_slice(&self.u32b(if_id));
@@ -270,7 +283,9 @@ impl Segment {
     pub fn ip_bytes(&self, ip_id: u16) -> Vec<u8> {
         let tcp = self.tcp_bytes();
         match (self.from.ip(), self.to.ip()) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => ipv4_packet(s.octets(), d.octets(), 6, ip_id, 0, false, &tcp),
+            (IpAddr::V4(s), IpAddr::V4(d)) => {
+                ipv4_packet(s.octets(), d.octets(), 6, ip_id, 0, false, &tcp)
+            }
             (s, d) => {
                 let mut p = Vec::with_capacity(40 + tcp.len());
                 p.extend_from_slice(&[0x60, 0, 0, 0]);
@@ -325,7 +340,15 @@ pub fn ethernet_frame(ethertype: u16, payload: &[u8]) -> Vec<u8> {
 }
 
 /// An IPv4 packet with a valid header checksum; `frag_offset` in bytes (multiple of 8).
-pub fn ipv4_packet(src: [u8; 4], dst: [u8; 4], protocol: u8, id: u16, frag_offset: u32, more: bool, payload: &[u8]) -> Vec<u8> {
+pub fn ipv4_packet(
+    src: [u8; 4],
+    dst: [u8; 4],
+    protocol: u8,
+    id: u16,
+    frag_offset: u32,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut p = Vec::with_capacity(20 + payload.len());
     p.extend_from_slice(&[0x45, 0]);
     p.extend_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
@@ -360,7 +383,15 @@ pub fn fragment_ipv4(packet: &[u8], max_payload: usize) -> Vec<Vec<u8>> {
     let mut off = 0;
     while off < body.len() {
         let end = (off + step).min(body.len());
-        out.push(ipv4_packet(src, dst, proto, id, off as u32, end < body.len(), &body[off..end]));
+        out.push(ipv4_packet(
+            src,
+            dst,
+            proto,
+            id,
+            off as u32,
+            end < body.len(),
+            &body[off..end],
+        ));
         off = end;
     }
     out
@@ -466,7 +497,12 @@ mod tests {
 
     #[test]
     fn checksums_verify_to_zero() {
-        let mut s = TcpSession::new("10.0.0.1:50000".parse().unwrap(), "10.0.0.2:1688".parse().unwrap(), 1, 2);
+        let mut s = TcpSession::new(
+            "10.0.0.1:50000".parse().unwrap(),
+            "10.0.0.2:1688".parse().unwrap(),
+            1,
+            2,
+        );
         let seg = s.data(true, b"odd-length payload!");
         let ip = seg.ip_bytes(7);
         assert_eq!(internet_checksum(&[&ip[..20]]), 0, "IPv4 header checksum");
@@ -474,11 +510,19 @@ mod tests {
         let tcp = etherparse::TcpHeaderSlice::from_slice(&ip[20..]).unwrap();
         let want = tcp.calc_checksum_ipv4(&h, &ip[40..]).unwrap();
         assert_eq!(tcp.checksum(), want);
-        let mut s6 = TcpSession::new("[::1]:50000".parse().unwrap(), "[::1]:1688".parse().unwrap(), 1, 2);
+        let mut s6 = TcpSession::new(
+            "[::1]:50000".parse().unwrap(),
+            "[::1]:1688".parse().unwrap(),
+            1,
+            2,
+        );
         let seg6 = s6.data(false, b"v6");
         let ip6 = seg6.ip_bytes(0);
         let h6 = etherparse::Ipv6HeaderSlice::from_slice(&ip6).unwrap();
         let tcp6 = etherparse::TcpHeaderSlice::from_slice(&ip6[40..]).unwrap();
-        assert_eq!(tcp6.checksum(), tcp6.calc_checksum_ipv6(&h6, &ip6[60..]).unwrap());
+        assert_eq!(
+            tcp6.checksum(),
+            tcp6.calc_checksum_ipv6(&h6, &ip6[60..]).unwrap()
+        );
     }
 }

@@ -19,7 +19,10 @@ pub fn shared_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if explicit.is_some() {
-        panic!("KMSSPEC_SHARED={} is set but holds no spec/ folder", dir.display());
+        panic!(
+            "KMSSPEC_SHARED={} is set but holds no spec/ folder",
+            dir.display()
+        );
     }
     eprintln!(
         "NOTE: shared corpus not found at {} (set KMSSPEC_SHARED); this test checked nothing",
