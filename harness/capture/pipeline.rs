@@ -44,8 +44,8 @@ pub struct Summary {
 pub struct ReadFailure {
     /// What broke, and where.
     pub error: CaptureError,
-    /// Totals up to the damage.
-    pub summary: Summary,
+    /// Totals up to the damage (boxed to keep the error small).
+    pub summary: Box<Summary>,
 }
 
 /// Packets → events, sans I/O.
@@ -193,7 +193,7 @@ pub fn read_capture<R: Read, F: FnMut(Event<'_>)>(
 ) -> Result<Summary, ReadFailure> {
     let mut r = CaptureReader::new(reader).map_err(|error| ReadFailure {
         error,
-        summary: Summary::default(),
+        summary: Box::default(),
     })?;
     let mut p = Pipeline::new(cfg);
     let mut failure = None;
@@ -208,7 +208,10 @@ pub fn read_capture<R: Read, F: FnMut(Event<'_>)>(
     }
     let summary = p.finish(&mut on_event);
     match failure {
-        Some(error) => Err(ReadFailure { error, summary }),
+        Some(error) => Err(ReadFailure {
+            error,
+            summary: Box::new(summary),
+        }),
         None => Ok(summary),
     }
 }
