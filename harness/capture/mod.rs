@@ -1,1 +1,19 @@
-//! (filled in by its issue)
+//! Capture ingestion: pcap/pcapng files → packets → link layer → IP → TCP → reassembled,
+//! ordered byte streams per connection and direction, with gaps and damage reported.
+//!
+//! Layers, each a module with one job: [`reader`] (container formats), [`link`] (link-layer
+//! headers), [`ip`] (IPv4/IPv6, IPv4 defragmentation), [`tcp`] (TCP header view),
+//! [`reassembly`] (the sans-I/O [`reassembly::FlowTable`]), [`pipeline`] (ties them together:
+//! [`read_capture`]), and [`writer`] (synthesises pcap/pcapng files for tests and corpora).
+
+pub mod ip;
+pub mod link;
+pub mod pipeline;
+pub mod reader;
+pub mod reassembly;
+pub mod tcp;
+pub mod writer;
+
+pub use pipeline::{read_capture, ReadFailure, Summary};
+pub use reader::{CaptureError, CaptureReader, PacketRef};
+pub use reassembly::{CloseReason, ConnId, Direction, Event, FlowConfig, FlowTable, Warning};

@@ -1,0 +1,726 @@
+//! TCP reassembly: a sans-I/O [`FlowTable`] fed parsed segments, emitting ordered byte streams
+//! per connection and direction as [`Event`]s, with gaps, overlaps, overflows and closes
+//! reported.
+//!
+//! Memory is bounded by data in flight, never by capture size: out-of-order bytes per direction
+//! are capped (overflow → reported, then treated as a gap), the number of tracked connections is
+//! capped (oldest idle evicted, reported), and closed or idle connections are flushed and
+//! dropped. In-order data is delivered straight from the packet slice, without copying.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use super::ip::{DroppedDatagram, IpError};
+use super::link::LinkError;
+use super::tcp::{TcpError, TcpSegment};
+
+/// Identifies one TCP connection for the life of a capture (port reuse gets a new id).
+pub type ConnId = u64;
+
+/// Which way bytes flow in a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Client → server.
+    ToServer,
+    /// Server → client.
+    ToClient,
+}
+
+impl Direction {
+    fn idx(self) -> usize {
+        match self {
+            Direction::ToServer => 0,
+            Direction::ToClient => 1,
+        }
+    }
+}
+
+/// Why a connection stopped being tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both sides sent FIN and all data up to them was delivered.
+    Fin,
+    /// A RST was seen.
+    Rst,
+    /// A new SYN reused the 5-tuple.
+    Reused,
+    /// No packet for longer than the idle timeout.
+    Idle,
+    /// Evicted to respect the connection cap.
+    Evicted,
+    /// The capture ended with the connection open.
+    EndOfCapture,
+}
+
+/// Something odd about a packet, reported rather than silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// Capture file damage; nothing after it was read.
+    Link(LinkError),
+    /// Bad IP header.
+    Ip(IpError),
+    /// Bad TCP header.
+    Tcp(TcpError),
+    /// IPv4 fragments that could not be reassembled.
+    FragmentsDropped(DroppedDatagram),
+    /// A segment overlapping earlier data disagrees with it (the earlier data was kept).
+    ConflictingOverlap {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Stream offset of the first differing byte range.
+        offset: u64,
+        /// Length of the overlapping range that differs.
+        len: u64,
+    },
+    /// The packet was cut by the capture's snap length (missing bytes become a gap).
+    Snapped,
+}
+
+/// What reassembly reports. `Data` borrows the packet (or the reassembly buffer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A connection is tracked from now on.
+    Opened {
+        /// Its id.
+        conn: ConnId,
+        /// Client side (SYN sender when seen).
+        client: SocketAddr,
+        /// Server side.
+        server: SocketAddr,
+        /// True when no SYN/SYN-ACK showed who the client is (port 1688 / higher-port guess).
+        client_guessed: bool,
+        /// Packet that opened it.
+        packet_index: u64,
+        /// Its timestamp.
+        timestamp_ns: u64,
+    },
+    /// In-order bytes.
+    Data {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Stream offset of `bytes[0]` (bytes and gaps before it in this direction).
+        offset: u64,
+        /// The bytes.
+        bytes: &'a [u8],
+        /// Packet whose arrival made them deliverable.
+        packet_index: u64,
+        /// That packet's timestamp.
+        timestamp_ns: u64,
+    },
+    /// Bytes missing from the capture; the stream continues after them.
+    Gap {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Stream offset where the hole starts.
+        offset: u64,
+        /// Bytes missing.
+        missing: u64,
+        /// Packet being processed when the gap was declared.
+        packet_index: u64,
+    },
+    /// The out-of-order buffer cap was hit; the earliest hole(s) are declared gaps.
+    Overflow {
+        /// Connection.
+        conn: ConnId,
+        /// Direction.
+        dir: Direction,
+        /// Bytes buffered when the cap was hit.
+        buffered: usize,
+        /// Packet that hit it.
+        packet_index: u64,
+    },
+    /// The connection is no longer tracked; no more events for `conn`.
+    Closed {
+        /// Connection.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+        /// Packet being processed.
+        packet_index: u64,
+    },
+    /// A malformed or odd packet.
+    Warning {
+        /// The packet.
+        packet_index: u64,
+        /// What.
+        warning: Warning,
+    },
+}
+
+/// Reassembly limits and heuristics.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    /// Most out-of-order bytes buffered per connection direction (at least 64 KiB is used).
+    pub max_buffered: usize,
+    /// Most connections tracked at once.
+    pub max_connections: usize,
+    /// A connection idle this long (capture time) is flushed and dropped.
+    pub idle_timeout_ns: u64,
+    /// Port that marks the server when no SYN was seen.
+    pub server_port: u16,
+    /// Recently closed 5-tuples remembered so late segments do not reopen them.
+    pub max_tombstones: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_buffered: 1024 * 1024,
+            max_connections: 65_536,
+            idle_timeout_ns: 600 * 1_000_000_000,
+            server_port: 1688,
+            max_tombstones: 4096,
+        }
+    }
+}
+
+/// Running totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowCounters {
+    /// Connections opened.
+    pub connections: u64,
+    /// Bytes delivered as `Data`.
+    pub bytes: u64,
+    /// `Gap` events.
+    pub gaps: u64,
+    /// Bytes declared missing.
+    pub gap_bytes: u64,
+    /// `Overflow` events.
+    pub overflows: u64,
+    /// Conflicting overlaps.
+    pub conflicts: u64,
+    /// Segments already delivered (retransmissions), ignored.
+    pub retransmissions: u64,
+    /// Packets for no tracked connection carrying nothing to open one (stray ACK/FIN/RST, late).
+    pub stray: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl FlowKey {
+    fn new(a: SocketAddr, b: SocketAddr) -> Self {
+        if a <= b {
+            FlowKey { lo: a, hi: b }
+        } else {
+            FlowKey { lo: b, hi: a }
+        }
+    }
+}
+
+/// One direction's reassembly state.
+#[derive(Default)]
+struct Half {
+    started: bool,
+    /// Sequence number of stream offset 0.
+    base: u32,
+    /// Next stream offset to deliver.
+    next: u64,
+    /// Out-of-order pieces by stream offset, non-overlapping.
+    pending: BTreeMap<u64, Vec<u8>>,
+    buffered: usize,
+    /// Stream offset of the FIN.
+    fin: Option<u64>,
+    /// Initial sequence number from a SYN.
+    isn: Option<u32>,
+}
+
+/// Context for emitting one half's events.
+#[derive(Clone, Copy)]
+struct Ctx {
+    conn: ConnId,
+    dir: Direction,
+    packet_index: u64,
+    timestamp_ns: u64,
+}
+
+impl Half {
+    fn start_at(&mut self, seq: u32) {
+        self.started = true;
+        self.base = seq;
+        self.next = 0;
+    }
+
+    /// Stream offset of `seq`, relative to the next expected byte (may be negative).
+    fn offset_of(&self, seq: u32) -> i128 {
+        let expected = self.base.wrapping_add(self.next as u32);
+        i128::from(self.next) + i128::from(seq.wrapping_sub(expected) as i32)
+    }
+
+    fn deliver<F: FnMut(Event<'_>)>(
+        &mut self,
+        ctx: Ctx,
+        bytes: &[u8],
+        c: &mut FlowCounters,
+        emit: &mut F,
+    ) {
+        if bytes.is_empty() {
+            return;
+        }
+        c.bytes += bytes.len() as u64;
+        emit(Event::Data {
+            conn: ctx.conn,
+            dir: ctx.dir,
+            offset: self.next,
+            bytes,
+            packet_index: ctx.packet_index,
+            timestamp_ns: ctx.timestamp_ns,
+        });
+        self.next += bytes.len() as u64;
+    }
+
+    fn gap<F: FnMut(Event<'_>)>(&mut self, ctx: Ctx, to: u64, c: &mut FlowCounters, emit: &mut F) {
+        if to <= self.next {
+            return;
+        }
+        let missing = to - self.next;
+        c.gaps += 1;
+        c.gap_bytes += missing;
+        emit(Event::Gap {
+            conn: ctx.conn,
+            dir: ctx.dir,
+            offset: self.next,
+            missing,
+            packet_index: ctx.packet_index,
+        });
+        self.next = to;
+    }
+
+    /// Delivers buffered pieces that have become contiguous.
+    fn drain<F: FnMut(Event<'_>)>(&mut self, ctx: Ctx, c: &mut FlowCounters, emit: &mut F) {
+        while let Some(entry) = self.pending.first_entry() {
+            let start = *entry.key();
+            if start > self.next {
+                break;
+            }
+            let piece = entry.remove();
+            self.buffered = self.buffered.saturating_sub(piece.len());
+            let skip = (self.next - start) as usize;
+            if let Some(rest) = piece.get(skip..) {
+                self.deliver(ctx, rest, c, emit);
+            }
+        }
+    }
+
+    /// Buffers `[start, start+data.len())`, keeping earlier data where pieces overlap.
+    fn insert<F: FnMut(Event<'_>)>(
+        &mut self,
+        ctx: Ctx,
+        start: u64,
+        data: &[u8],
+        c: &mut FlowCounters,
+        emit: &mut F,
+    ) {
+        let end = start + data.len() as u64;
+        let mut overlaps: Vec<(u64, u64)> = Vec::new();
+        if let Some((&ps, p)) = self.pending.range(..start).next_back() {
+            let pe = ps + p.len() as u64;
+            if pe > start {
+                overlaps.push((ps, pe));
+            }
+        }
+        for (&ps, p) in self.pending.range(start..end) {
+            overlaps.push((ps, ps + p.len() as u64));
+        }
+        let mut cursor = start;
+        for (ps, pe) in overlaps {
+            if cursor < ps {
+                self.put(cursor, data, start, ps);
+            }
+            // Compare the overlapping bytes: first data wins, differences are reported.
+            let (os, oe) = (cursor.max(ps), end.min(pe));
+            if os < oe {
+                let old = self
+                    .pending
+                    .get(&ps)
+                    .and_then(|p| p.get((os - ps) as usize..(oe - ps) as usize));
+                let new = data.get((os - start) as usize..(oe - start) as usize);
+                if old != new {
+                    c.conflicts += 1;
+                    emit(Event::Warning {
+                        packet_index: ctx.packet_index,
+                        warning: Warning::ConflictingOverlap {
+                            conn: ctx.conn,
+                            dir: ctx.dir,
+                            offset: os,
+                            len: oe - os,
+                        },
+                    });
+                }
+            }
+            cursor = cursor.max(pe);
+        }
+        if cursor < end {
+            self.put(cursor, data, start, end);
+        }
+    }
+
+    fn put(&mut self, from: u64, data: &[u8], data_start: u64, to: u64) {
+        if let Some(piece) = data.get((from - data_start) as usize..(to - data_start) as usize) {
+            self.buffered += piece.len();
+            self.pending.insert(from, piece.to_vec());
+        }
+    }
+
+    /// Handles one segment's payload (and FIN) in this direction.
+    #[allow(clippy::too_many_arguments)]
+    fn segment<F: FnMut(Event<'_>)>(
+        &mut self,
+        ctx: Ctx,
+        seq: u32,
+        payload: &[u8],
+        fin: bool,
+        cap: usize,
+        c: &mut FlowCounters,
+        emit: &mut F,
+    ) {
+        if !self.started {
+            if payload.is_empty() && !fin {
+                return;
+            }
+            self.start_at(seq);
+        }
+        let rel = self.offset_of(seq);
+        // Bytes before stream offset 0 (or long delivered) are dropped from the front.
+        let (start, data) = if rel < 0 {
+            let skip = usize::try_from(-rel).unwrap_or(usize::MAX);
+            (0u64, payload.get(skip..).unwrap_or(&[]))
+        } else {
+            (rel as u64, payload)
+        };
+        let end = start + data.len() as u64;
+        if fin && self.fin.is_none() && rel >= 0 {
+            self.fin = Some(end);
+        }
+        if data.is_empty() {
+            if !payload.is_empty() {
+                c.retransmissions += 1;
+            }
+            return;
+        }
+        if end <= self.next {
+            c.retransmissions += 1;
+            return;
+        }
+        let pending_before_end = self
+            .pending
+            .first_key_value()
+            .is_some_and(|(&k, _)| k < end);
+        if start <= self.next && !pending_before_end {
+            // Fast path: contiguous and nothing buffered in the way: deliver from the packet.
+            let skip = (self.next - start) as usize;
+            self.deliver(ctx, data.get(skip..).unwrap_or(&[]), c, emit);
+            self.drain(ctx, c, emit);
+            return;
+        }
+        self.insert(ctx, start, data, c, emit);
+        self.drain(ctx, c, emit);
+        if self.buffered > cap {
+            c.overflows += 1;
+            emit(Event::Overflow {
+                conn: ctx.conn,
+                dir: ctx.dir,
+                buffered: self.buffered,
+                packet_index: ctx.packet_index,
+            });
+            while self.buffered > cap {
+                let Some(&first) = self.pending.keys().next() else {
+                    break;
+                };
+                self.gap(ctx, first, c, emit);
+                self.drain(ctx, c, emit);
+            }
+        }
+    }
+
+    /// Delivers everything buffered, declaring holes (and a missing tail before FIN) gaps.
+    fn flush<F: FnMut(Event<'_>)>(&mut self, ctx: Ctx, c: &mut FlowCounters, emit: &mut F) {
+        while let Some(&first) = self.pending.keys().next() {
+            self.gap(ctx, first, c, emit);
+            self.drain(ctx, c, emit);
+        }
+        if let Some(fin) = self.fin {
+            self.gap(ctx, fin, c, emit);
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.fin.is_some_and(|f| self.next >= f)
+    }
+}
+
+struct Conn {
+    id: ConnId,
+    client: SocketAddr,
+    halves: [Half; 2],
+    last_ns: u64,
+    last_packet: u64,
+}
+
+/// The reassembly state machine: feed it TCP segments, get [`Event`]s.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    conns: HashMap<FlowKey, Conn>,
+    tombstones: HashMap<FlowKey, ()>,
+    tombstone_order: VecDeque<FlowKey>,
+    next_id: ConnId,
+    counters: FlowCounters,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        FlowTable::new(FlowConfig::default())
+    }
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            cfg: FlowConfig {
+                max_buffered: cfg.max_buffered.max(65_536),
+                max_connections: cfg.max_connections.max(1),
+                ..cfg
+            },
+            conns: HashMap::new(),
+            tombstones: HashMap::new(),
+            tombstone_order: VecDeque::new(),
+            next_id: 0,
+            counters: FlowCounters::default(),
+        }
+    }
+
+    /// Running totals.
+    pub fn counters(&self) -> FlowCounters {
+        self.counters
+    }
+
+    /// Connections currently tracked.
+    pub fn tracked(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Feeds one TCP segment from `src` to `dst` seen in packet `packet_index`.
+    pub fn segment<F: FnMut(Event<'_>)>(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        timestamp_ns: u64,
+        emit: &mut F,
+    ) {
+        let from = SocketAddr::new(src, seg.src_port);
+        let to = SocketAddr::new(dst, seg.dst_port);
+        let key = FlowKey::new(from, to);
+        let fresh_syn = seg.syn && !seg.ack;
+        if let Some(conn) = self.conns.get(&key) {
+            let reused = fresh_syn
+                && from == conn.client
+                && conn.halves[0].isn.is_some_and(|isn| isn != seg.seq);
+            let reused = reused || (fresh_syn && from != conn.client);
+            if reused {
+                self.close(key, CloseReason::Reused, packet_index, emit);
+            }
+        }
+        if !self.conns.contains_key(&key) {
+            if self.tombstones.contains_key(&key) && !seg.syn {
+                self.counters.stray += 1;
+                return;
+            }
+            if !seg.syn && seg.payload.is_empty() {
+                self.counters.stray += 1;
+                return;
+            }
+            self.tombstones.remove(&key);
+            self.open(key, from, to, seg, packet_index, timestamp_ns, emit);
+        }
+        let cap = self.cfg.max_buffered;
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        conn.last_ns = conn.last_ns.max(timestamp_ns);
+        conn.last_packet = packet_index;
+        let dir = if from == conn.client {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let ctx = Ctx {
+            conn: conn.id,
+            dir,
+            packet_index,
+            timestamp_ns,
+        };
+        let half = &mut conn.halves[dir.idx()];
+        if seg.syn {
+            if half.isn.is_none() && !half.started {
+                half.isn = Some(seg.seq);
+                half.start_at(seg.seq.wrapping_add(1));
+            }
+            // SYN payload (TCP fast open) starts after the SYN's sequence number.
+            let seq = seg.seq.wrapping_add(1);
+            half.segment(
+                ctx,
+                seq,
+                seg.payload,
+                seg.fin,
+                cap,
+                &mut self.counters,
+                emit,
+            );
+        } else {
+            half.segment(
+                ctx,
+                seg.seq,
+                seg.payload,
+                seg.fin,
+                cap,
+                &mut self.counters,
+                emit,
+            );
+        }
+        if seg.rst {
+            self.close(key, CloseReason::Rst, packet_index, emit);
+            return;
+        }
+        if conn_done(self.conns.get(&key)) {
+            self.close(key, CloseReason::Fin, packet_index, emit);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open<F: FnMut(Event<'_>)>(
+        &mut self,
+        key: FlowKey,
+        from: SocketAddr,
+        to: SocketAddr,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        timestamp_ns: u64,
+        emit: &mut F,
+    ) {
+        if self.conns.len() >= self.cfg.max_connections {
+            let oldest = self
+                .conns
+                .iter()
+                .min_by_key(|(_, c)| (c.last_packet, c.id))
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.close(k, CloseReason::Evicted, packet_index, emit);
+            }
+        }
+        let (client, server, client_guessed) = if seg.syn && !seg.ack {
+            (from, to, false)
+        } else if seg.syn {
+            (to, from, false)
+        } else if to.port() == self.cfg.server_port {
+            (from, to, true)
+        } else if from.port() == self.cfg.server_port || from.port() < to.port() {
+            (to, from, true)
+        } else {
+            (from, to, true)
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.counters.connections += 1;
+        self.conns.insert(
+            key,
+            Conn {
+                id,
+                client,
+                halves: [Half::default(), Half::default()],
+                last_ns: timestamp_ns,
+                last_packet: packet_index,
+            },
+        );
+        emit(Event::Opened {
+            conn: id,
+            client,
+            server,
+            client_guessed,
+            packet_index,
+            timestamp_ns,
+        });
+    }
+
+    fn close<F: FnMut(Event<'_>)>(
+        &mut self,
+        key: FlowKey,
+        reason: CloseReason,
+        packet_index: u64,
+        emit: &mut F,
+    ) {
+        let Some(mut conn) = self.conns.remove(&key) else {
+            return;
+        };
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let ctx = Ctx {
+                conn: conn.id,
+                dir,
+                packet_index,
+                timestamp_ns: conn.last_ns,
+            };
+            conn.halves[dir.idx()].flush(ctx, &mut self.counters, emit);
+        }
+        emit(Event::Closed {
+            conn: conn.id,
+            reason,
+            packet_index,
+        });
+        if self.cfg.max_tombstones > 0 && reason != CloseReason::EndOfCapture {
+            if self.tombstone_order.len() >= self.cfg.max_tombstones {
+                if let Some(old) = self.tombstone_order.pop_front() {
+                    self.tombstones.remove(&old);
+                }
+            }
+            if self.tombstones.insert(key, ()).is_none() {
+                self.tombstone_order.push_back(key);
+            }
+        }
+    }
+
+    /// Flushes and drops connections idle longer than the timeout as of `now_ns`.
+    pub fn expire_idle<F: FnMut(Event<'_>)>(
+        &mut self,
+        now_ns: u64,
+        packet_index: u64,
+        emit: &mut F,
+    ) {
+        let timeout = self.cfg.idle_timeout_ns;
+        let mut idle: Vec<(u64, FlowKey)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now_ns.saturating_sub(c.last_ns) > timeout)
+            .map(|(k, c)| (c.id, *k))
+            .collect();
+        idle.sort_unstable_by_key(|(id, _)| *id);
+        for (_, k) in idle {
+            self.close(k, CloseReason::Idle, packet_index, emit);
+        }
+    }
+
+    /// End of input: flushes every connection (in id order) with `EndOfCapture`.
+    pub fn finish<F: FnMut(Event<'_>)>(&mut self, packet_index: u64, emit: &mut F) {
+        let mut all: Vec<(u64, FlowKey)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        for (_, k) in all {
+            self.close(k, CloseReason::EndOfCapture, packet_index, emit);
+        }
+        self.tombstones.clear();
+        self.tombstone_order.clear();
+    }
+}
+
+fn conn_done(conn: Option<&Conn>) -> bool {
+    conn.is_some_and(|c| c.halves.iter().all(Half::finished))
+}
