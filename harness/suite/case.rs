@@ -341,6 +341,10 @@ pub struct RequestExpect {
     /// Run a sanity exchange on a fresh connection afterwards (robustness cases).
     #[serde(default)]
     pub then_sanity: bool,
+    /// The answer must arrive within this many milliseconds after the request's last byte was
+    /// written (a latency bound, e.g. for hosts that delay V4 answers).
+    #[serde(default)]
+    pub max_latency_ms: Option<u64>,
     /// Level override for the explicit expectations of this step (default: the case level).
     #[serde(default)]
     pub level: Option<Level>,
