@@ -428,3 +428,135 @@ fn fault(state: &HostState, call_id: u32, p_cont_id: u16, status: u32, out: &mut
     let flags = PfcFlags::SINGLE | PfcFlags::DID_NOT_EXECUTE;
     Pdu::Fault(reply_common(state, call_id, flags), body).encode_into(out);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::HostClock;
+    use crate::model::{HostConfig, Timestamp};
+    use crate::wire::rpc::{Request, NDR32};
+
+    fn state() -> HostState {
+        HostState::new(
+            HostConfig::default(),
+            HostClock::Fixed(Timestamp(1_700_000_000)),
+            3,
+            None,
+        )
+        .unwrap()
+    }
+
+    fn feed_one(
+        conn: &mut HostConnection,
+        st: &mut HostState,
+        bytes: &[u8],
+    ) -> Option<Pdu<'static>> {
+        let mut out = Vec::new();
+        conn.feed(st, bytes, &mut out);
+        (!out.is_empty()).then(|| Pdu::parse(&out).unwrap().into_owned())
+    }
+
+    fn req(call_id: u32, flags: PfcFlags, stub: &[u8]) -> Vec<u8> {
+        let mut c = Common::new(call_id);
+        c.pfc_flags = flags;
+        Pdu::Request(
+            c,
+            Request {
+                alloc_hint: 0,
+                p_cont_id: 0,
+                opnum: 0,
+                object: None,
+                stub: Cow::Borrowed(stub),
+            },
+        )
+        .encode()
+    }
+
+    #[test]
+    fn zero_element_bind_gets_bind_nak_and_stays_open() {
+        let (mut st, mut conn) = (state(), HostConnection::new(1688));
+        let bind = Pdu::Bind(Common::new(2), Bind::new(vec![])).encode();
+        let Some(Pdu::BindNak(c, nak)) = feed_one(&mut conn, &mut st, &bind) else {
+            panic!("no bind_nak")
+        };
+        assert_eq!((c.call_id, nak.reject_reason), (2, 0));
+        assert!(!conn.is_closed());
+        assert_eq!(conn.assoc_group(), None);
+    }
+
+    #[test]
+    fn alter_context_adds_a_context_with_empty_sec_addr() {
+        let (mut st, mut conn) = (state(), HostConnection::new(1688));
+        let alter = Pdu::AlterContext(
+            Common::new(4),
+            Bind::new(vec![ContextElement::new(9, KMS_INTERFACE, NDR32)]),
+        )
+        .encode();
+        let Some(Pdu::AlterContextResp(_, ack)) = feed_one(&mut conn, &mut st, &alter) else {
+            panic!("no alter_context_resp")
+        };
+        assert!(ack.sec_addr.is_empty());
+        assert_eq!(ack.results[0].result, ResultKind::Acceptance);
+        assert_eq!(conn.contexts(), &[(9, NdrSyntax::Ndr32)]);
+        assert!(conn.assoc_group().is_some());
+    }
+
+    #[test]
+    fn wrong_interface_and_unknown_syntax_are_rejected_with_reasons() {
+        let other = ContextElement::new(0, NDR32, NDR32);
+        assert_eq!(judge_element(&other, None).0.reason, 1);
+        let unknown = ContextElement::new(0, KMS_INTERFACE, SyntaxId::NIL);
+        let (r, s) = judge_element(&unknown, None);
+        assert_eq!(
+            (r.result, r.reason, s),
+            (ResultKind::ProviderRejection, 2, None)
+        );
+        // NDR32 with the wrong version is not NDR32 v2.
+        let mut v1 = NDR32;
+        v1.version = 1;
+        assert_eq!(
+            judge_element(&ContextElement::new(0, KMS_INTERFACE, v1), None)
+                .0
+                .reason,
+            2
+        );
+    }
+
+    #[test]
+    fn orphan_continuation_faults_and_oversize_reassembly_closes() {
+        let (mut st, mut conn) = (state(), HostConnection::new(1688));
+        let Some(Pdu::Fault(_, f)) =
+            feed_one(&mut conn, &mut st, &req(5, PfcFlags::LAST_FRAG, &[0; 8]))
+        else {
+            panic!("no fault")
+        };
+        assert_eq!(f.status, NCA_PROTO_ERROR);
+        let chunk = vec![0u8; 5000];
+        let mut out = Vec::new();
+        let mut d = conn.feed(&mut st, &req(6, PfcFlags::FIRST_FRAG, &chunk), &mut out);
+        let mut n = 0;
+        while d == Disposition::Open && n < 100 {
+            d = conn.feed(&mut st, &req(6, PfcFlags(0), &chunk), &mut out);
+            assert!(conn.buffered() <= MAX_STUB);
+            n += 1;
+        }
+        assert_eq!(d, Disposition::Close);
+        assert!(n * chunk.len() >= MAX_STUB - chunk.len());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn oversize_or_bad_header_closes_without_reply() {
+        let (mut st, mut conn) = (state(), HostConnection::new(1688));
+        let mut big = req(2, PfcFlags::SINGLE, &[0; 8]);
+        big[8..10].copy_from_slice(&6000u16.to_le_bytes());
+        let mut out = Vec::new();
+        assert_eq!(conn.feed(&mut st, &big[..16], &mut out), Disposition::Close);
+        assert!(out.is_empty());
+        let (mut st, mut conn) = (state(), HostConnection::new(1688));
+        let mut auth = req(2, PfcFlags::SINGLE, &[0; 8]);
+        auth[10] = 8;
+        assert_eq!(conn.feed(&mut st, &auth, &mut out), Disposition::Close);
+        assert!(out.is_empty());
+    }
+}
