@@ -7,8 +7,17 @@ use kmsspec::cli::{Cli, Command, EXIT_USAGE};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::List(args) => match kmsspec::suite::names::load_default(&args.specs) {
+            Ok(cases) => {
+                print!("{}", kmsspec::suite::list::render_list(&cases));
+                kmsspec::cli::EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("kmsspec: {e}");
+                EXIT_USAGE
+            }
+        },
         Command::Run(_)
-        | Command::List(_)
         | Command::Replay(_)
         | Command::Decode(_)
         | Command::Fuzz(_) => {

@@ -1,4 +1,6 @@
 //! The conformance suite: YAML cases → plans, run against a target, graded into verdicts.
 
 pub mod case;
+pub mod list;
 pub mod loader;
+pub mod names;
