@@ -8,6 +8,7 @@
 //! runner), `report` (verdicts → terminal, JSON, JUnit).
 
 pub mod capture;
+pub mod client;
 pub mod cli;
 pub mod model;
 pub mod report;
