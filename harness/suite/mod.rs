@@ -4,3 +4,7 @@ pub mod case;
 pub mod list;
 pub mod loader;
 pub mod names;
+pub mod judge;
+pub mod mutate;
+pub mod runner;
+pub mod transcript;
