@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod client;
 pub mod cli;
+pub mod host;
 pub mod model;
 pub mod report;
 pub mod suite;

@@ -1,12 +1,14 @@
 //! Targets: every candidate host behind one trait, so the same case runs against the embedded
 //! reference host on loopback or a live server. This layer moves bytes; it never judges them.
 
+pub mod embedded;
 pub mod tcp;
 
 use crate::wire::FileTime;
 use std::fmt;
 use std::time::Duration;
 
+pub use embedded::{EmbeddedConfig, EmbeddedHost};
 pub use tcp::{LiveTarget, TcpConnection, Timeouts};
 
 /// What is declared or known about a target; cases whose preconditions are unknown are SKIP.
