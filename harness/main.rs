@@ -17,10 +17,7 @@ fn main() {
                 EXIT_USAGE
             }
         },
-        Command::Run(_)
-        | Command::Replay(_)
-        | Command::Decode(_)
-        | Command::Fuzz(_) => {
+        Command::Run(_) | Command::Replay(_) | Command::Decode(_) | Command::Fuzz(_) => {
             eprintln!("kmsspec: this command is being built");
             EXIT_USAGE
         }

@@ -32,12 +32,7 @@ pub fn render_list(cases: &[LoadedCase]) -> String {
         }
     }
     let per_family: Vec<String> = families.iter().map(|(f, n)| format!("{f} {n}")).collect();
-    let _ = writeln!(
-        out,
-        "{} cases ({})",
-        cases.len(),
-        per_family.join(", ")
-    );
+    let _ = writeln!(out, "{} cases ({})", cases.len(), per_family.join(", "));
     out
 }
 

@@ -20,9 +20,7 @@ impl NameCheck for CatalogNames {
     }
 
     fn is_host_key(&self, name: &str) -> bool {
-        Catalog::get()
-            .host_key(Profile::default(), name)
-            .is_some()
+        Catalog::get().host_key(Profile::default(), name).is_some()
     }
 }
 
