@@ -8,8 +8,8 @@
 //! runner), `report` (verdicts → terminal, JSON, JUnit).
 
 pub mod capture;
-pub mod client;
 pub mod cli;
+pub mod client;
 pub mod host;
 pub mod model;
 pub mod report;

@@ -201,9 +201,21 @@ mod tests {
         )
         .encode();
         let a = classify(Received::Pdu(pdu), NdrSyntax::Ndr32);
-        assert!(matches!(a, Answer::ErrorStub { hresult: 0xC004_F042, .. }), "{a:?}");
+        assert!(
+            matches!(
+                a,
+                Answer::ErrorStub {
+                    hresult: 0xC004_F042,
+                    ..
+                }
+            ),
+            "{a:?}"
+        );
         assert_eq!(a.outcome(), "error");
-        assert_eq!(classify(Received::Silence, NdrSyntax::Ndr32).outcome(), "silence");
+        assert_eq!(
+            classify(Received::Silence, NdrSyntax::Ndr32).outcome(),
+            "silence"
+        );
         assert_eq!(
             classify(Received::Pdu(vec![1, 2, 3]), NdrSyntax::Ndr32).outcome(),
             "garbage"

@@ -6,9 +6,7 @@ use super::rng::SplitMix64;
 use crate::model::{ActivationRequest, Catalog, Timestamp};
 use crate::wire::kms::crypto::{cbc_encrypt, v4_mac};
 use crate::wire::kms::request::BASE_REQUEST_LEN;
-use crate::wire::kms::{
-    BaseRequest, DecodedRequest, LicenseStatus, Protocol, ProtocolVersion,
-};
+use crate::wire::kms::{BaseRequest, DecodedRequest, LicenseStatus, Protocol, ProtocolVersion};
 use crate::wire::rpc::{
     btfn, Bind, Common, ContextElement, NdrSyntax, PfcFlags, Request, RequestStub, SyntaxId,
     KMS_INTERFACE, NDR32, NDR64,
@@ -35,7 +33,11 @@ impl std::error::Error for SpecError {}
 pub fn context_element(name: &str, id: u16) -> Result<ContextElement, SpecError> {
     let transfer = transfer_syntax(name, 3)?;
     let iface = if name == "unknown_interface" {
-        SyntaxId::interface(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef), 1, 0)
+        SyntaxId::interface(
+            Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            1,
+            0,
+        )
     } else {
         KMS_INTERFACE
     };
@@ -48,7 +50,10 @@ pub fn transfer_syntax(name: &str, btfn_features: u16) -> Result<SyntaxId, SpecE
         "ndr32" | "unknown_interface" => NDR32,
         "ndr64" => NDR64,
         "btfn" => btfn(btfn_features),
-        "unknown_syntax" => SyntaxId::new(Uuid::from_u128(0xdead_beef_0000_4000_8000_0000_0000_0001), 1),
+        "unknown_syntax" => SyntaxId::new(
+            Uuid::from_u128(0xdead_beef_0000_4000_8000_0000_0000_0001),
+            1,
+        ),
         other => SyntaxId::new(parse_uuid(other)?, 1),
     })
 }
@@ -59,7 +64,12 @@ pub fn parse_uuid(text: &str) -> Result<Uuid, SpecError> {
 }
 
 /// A bind (or alter_context) PDU offering `contexts`.
-pub fn bind_pdu(call_id: u32, contexts: Vec<ContextElement>, flags: PfcFlags, alter: bool) -> Vec<u8> {
+pub fn bind_pdu(
+    call_id: u32,
+    contexts: Vec<ContextElement>,
+    flags: PfcFlags,
+    alter: bool,
+) -> Vec<u8> {
     let mut common = Common::new(call_id);
     common.pfc_flags = flags;
     let body = Bind::new(contexts);
@@ -110,7 +120,13 @@ pub fn request_pdu(
 
 /// Splits `stub` into request fragments of at most `max_stub` bytes each (FIRST on the first,
 /// LAST on the last, alloc_hint = the stub bytes remaining), concatenated.
-pub fn fragment_request(call_id: u32, p_cont_id: u16, opnum: u16, stub: &[u8], max_stub: usize) -> Vec<u8> {
+pub fn fragment_request(
+    call_id: u32,
+    p_cont_id: u16,
+    opnum: u16,
+    stub: &[u8],
+    max_stub: usize,
+) -> Vec<u8> {
     let max = max_stub.max(1);
     let chunks: Vec<&[u8]> = stub.chunks(max).collect();
     let n = chunks.len();
@@ -124,7 +140,15 @@ pub fn fragment_request(call_id: u32, p_cont_id: u16, opnum: u16, stub: &[u8], m
         if i + 1 == n {
             flags = flags.with(PfcFlags::LAST_FRAG);
         }
-        out.extend_from_slice(&request_pdu(call_id, p_cont_id, opnum, c, flags, Some(remaining as u32), None));
+        out.extend_from_slice(&request_pdu(
+            call_id,
+            p_cont_id,
+            opnum,
+            c,
+            flags,
+            Some(remaining as u32),
+            None,
+        ));
         remaining -= c.len();
     }
     out
@@ -265,7 +289,15 @@ impl EncodedRequest {
         let iv = rng.block16();
         let kms = seal(&plain, spec.version, &iv);
         let stub = request_stub(&kms, ndr, None);
-        let pdu = request_pdu(call_id, p_cont_id, opnum, &stub, PfcFlags::SINGLE, None, None);
+        let pdu = request_pdu(
+            call_id,
+            p_cont_id,
+            opnum,
+            &stub,
+            PfcFlags::SINGLE,
+            None,
+            None,
+        );
         Ok(EncodedRequest {
             plain,
             kms,
@@ -328,7 +360,12 @@ mod tests {
     #[test]
     fn a_v6_request_round_trips_through_the_wire_layer() {
         let mut rng = SplitMix64::new(1);
-        let spec = RequestSpec::for_product("Windows 10 Enterprise", rng.uuid(), FileTime(0x01d0_0000_0000_0000)).unwrap();
+        let spec = RequestSpec::for_product(
+            "Windows 10 Enterprise",
+            rng.uuid(),
+            FileTime(0x01d0_0000_0000_0000),
+        )
+        .unwrap();
         assert_eq!(spec.required_count, 25);
         let enc = EncodedRequest::build(&spec, &mut rng, NdrSyntax::Ndr32, 2, 0, 0).unwrap();
         let d = enc.decoded().expect("decodes");

@@ -29,7 +29,10 @@ pub fn sanity_exchange_with(
         let ctx = context_element("ndr32", 0).map_err(|e| e.to_string())?;
         conn.send(&bind_pdu(1, vec![ctx], PfcFlags::SINGLE, false))
             .map_err(|e| format!("bind: {e}"))?;
-        match classify(conn.recv().map_err(|e| format!("bind: {e}"))?, NdrSyntax::Ndr32) {
+        match classify(
+            conn.recv().map_err(|e| format!("bind: {e}"))?,
+            NdrSyntax::Ndr32,
+        ) {
             Answer::BindAck { .. } => {}
             other => return Err(format!("bind answered with {}", other.summary())),
         }

@@ -34,8 +34,8 @@ use crate::model::decision::HR_INVALID_DATA;
 use crate::wire::rpc::{
     pdu_length, Bind, BindAck, BindNak, Common, ContextElement, ContextResult, DataRep, Fault,
     NdrSyntax, Pdu, PfcFlags, RequestStub, Response, ResponseStub, ResultKind, RpcVersion,
-    SyntaxId, TransferSyntaxKind, KMS_INTERFACE, NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR,
-    NCA_S_UNK_IF, REASON_ABSTRACT_SYNTAX_NOT_SUPPORTED, REASON_TRANSFER_SYNTAXES_NOT_SUPPORTED,
+    SyntaxId, TransferSyntaxKind, KMS_INTERFACE, NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
+    REASON_ABSTRACT_SYNTAX_NOT_SUPPORTED, REASON_TRANSFER_SYNTAXES_NOT_SUPPORTED,
 };
 use std::borrow::Cow;
 

@@ -16,7 +16,9 @@ pub mod flaw;
 pub mod rng;
 pub mod state;
 
-pub use connection::{judge_element, Disposition, HostConnection, MAX_CONTEXTS, MAX_FRAG, MAX_STUB};
+pub use connection::{
+    judge_element, Disposition, HostConnection, MAX_CONTEXTS, MAX_FRAG, MAX_STUB,
+};
 pub use convert::activation_request;
 pub use flaw::HostFlaw;
 pub use rng::SplitMix64;

@@ -6,8 +6,8 @@
 use super::convert::activation_request;
 use super::flaw::{encode_v6_with_slot, HostFlaw, WRONG_HMAC_SLOT};
 use super::rng::SplitMix64;
-use crate::model::decision::HR_INVALID_DATA;
 use crate::model::catalog::APP_WINDOWS;
+use crate::model::decision::HR_INVALID_DATA;
 use crate::model::{ActivationRequest, ConfigError, HostConfig, KmsHost, Outcome, Timestamp};
 use crate::wire::kms::{
     encode_response, unknown_version, BaseResponse, DecodedRequest, Protocol, ResponseParams,
@@ -149,7 +149,8 @@ impl HostState {
         let req = match DecodedRequest::parse(message) {
             Ok(r) => r,
             Err(e) => {
-                if unknown_version(&e).is_some() && self.flaw == Some(HostFlaw::DropsOnUnknownVersion)
+                if unknown_version(&e).is_some()
+                    && self.flaw == Some(HostFlaw::DropsOnUnknownVersion)
                 {
                     return KmsReply::Close;
                 }

@@ -71,7 +71,14 @@ pub struct SentCall {
 /// §8 checks of a response PDU (success or error stub).
 pub fn rpc_response_checks(f: &mut Findings, sent: SentCall, pdu: &[u8]) {
     let Ok(h) = Header::read(pdu) else {
-        f.check("rpc.header", None, Level::Must, false, "a 16-byte header", "short PDU");
+        f.check(
+            "rpc.header",
+            None,
+            Level::Must,
+            false,
+            "a 16-byte header",
+            "short PDU",
+        );
         return;
     };
     f.eq("rpc.call_id_echo", Level::Must, sent.call_id, h.call_id);
@@ -92,7 +99,12 @@ pub fn rpc_response_checks(f: &mut Findings, sent: SentCall, pdu: &[u8]) {
     let Ok(Pdu::Response(_, r)) = Pdu::parse(pdu) else {
         return;
     };
-    f.eq("rpc.p_cont_id_echo", Level::Must, sent.p_cont_id, r.p_cont_id);
+    f.eq(
+        "rpc.p_cont_id_echo",
+        Level::Must,
+        sent.p_cont_id,
+        r.p_cont_id,
+    );
     f.eq(
         "rpc.alloc_hint",
         Level::Should,
@@ -187,7 +199,10 @@ pub fn kms_response_checks(
         }
     }
     for (name, value) in [
-        ("kms.activation_interval_range", resp.base.activation_interval),
+        (
+            "kms.activation_interval_range",
+            resp.base.activation_interval,
+        ),
         ("kms.renewal_interval_range", resp.base.renewal_interval),
     ] {
         f.check(

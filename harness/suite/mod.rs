@@ -1,10 +1,10 @@
 //! The conformance suite: YAML cases → plans, run against a target, graded into verdicts.
 
 pub mod case;
+pub mod judge;
 pub mod list;
 pub mod loader;
-pub mod names;
-pub mod judge;
 pub mod mutate;
+pub mod names;
 pub mod runner;
 pub mod transcript;

@@ -41,7 +41,11 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
 /// Applies one mutation to a buffer.
 pub fn apply_one(buf: &mut Vec<u8>, m: &Mutation) -> Result<(), String> {
     let len = buf.len() as i64;
-    let at = if m.offset < 0 { len + m.offset } else { m.offset };
+    let at = if m.offset < 0 {
+        len + m.offset
+    } else {
+        m.offset
+    };
     if at < 0 || at > len {
         return Err(format!(
             "offset {} outside the {}-byte {} scope",

@@ -183,8 +183,12 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Dura
 /// passes or the host shuts down.
 fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
     let _ = stream.set_nodelay(true);
-    if stream.set_read_timeout(Some(POLL.min(idle).max(Duration::from_millis(1)))).is_err()
-        || stream.set_write_timeout(Some(Duration::from_secs(5))).is_err()
+    if stream
+        .set_read_timeout(Some(POLL.min(idle).max(Duration::from_millis(1))))
+        .is_err()
+        || stream
+            .set_write_timeout(Some(Duration::from_secs(5)))
+            .is_err()
     {
         return;
     }
