@@ -8,3 +8,4 @@ pub mod mutate;
 pub mod names;
 pub mod runner;
 pub mod transcript;
+pub mod command;
