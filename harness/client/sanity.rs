@@ -15,14 +15,21 @@ pub const SANITY_PRODUCT: &str = "Windows Server 2019 Datacenter";
 /// response that passes every §3.6 check. `Err` says what went wrong.
 pub fn sanity_exchange(target: &dyn Target) -> Result<(), String> {
     let seed = target.now().0 ^ 0x5a5a_5a5a;
-    sanity_exchange_with(target, SANITY_PRODUCT, &mut SplitMix64::new(seed))
+    sanity_exchange_with(
+        target,
+        SANITY_PRODUCT,
+        &mut SplitMix64::new(seed),
+        &mut |_| {},
+    )
 }
 
-/// [`sanity_exchange`] for a chosen product and RNG.
+/// [`sanity_exchange`] for a chosen product and RNG; `answered` sees the request when the host
+/// answered it (so a shadow model can count it).
 pub fn sanity_exchange_with(
     target: &dyn Target,
     product: &str,
     rng: &mut SplitMix64,
+    answered: &mut dyn FnMut(&RequestSpec),
 ) -> Result<(), String> {
     let mut conn = target.connect().map_err(|e| e.to_string())?;
     let result = (|| {
@@ -50,6 +57,7 @@ pub fn sanity_exchange_with(
         let Answer::Success { message, .. } = answer else {
             return Err(format!("request answered with {}", answer.summary()));
         };
+        answered(&spec);
         let decoded = req.decoded().ok_or("own request does not decode")?;
         let v = verify_response(&decoded, &message);
         let failure = v.failures().next().map(|c| {

@@ -84,8 +84,7 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
             std::fs::write(p, &current).map_err(|e| format!("{}: {e}", p.display()))?;
             println!("baseline written to {}", p.display());
         } else {
-            let stored =
-                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let stored = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             match compare(&stored, &current) {
                 BaselineComparison::Same => println!("baseline: unchanged"),
                 BaselineComparison::Changed(diff) => {

@@ -15,9 +15,8 @@ use super::judge::{kms_response_checks, rpc_response_checks, Findings, SentCall}
 use super::loader::LoadedCase;
 use super::mutate::{self, parse_hex};
 use crate::client::{
-    bind_pdu, classify, context_element, fragment_request, parse_uuid, sanity_exchange,
-    sanity_exchange_with, transfer_syntax, Answer, EncodedRequest, RequestSpec, SplitMix64,
-    SANITY_PRODUCT,
+    bind_pdu, classify, context_element, fragment_request, parse_uuid, sanity_exchange_with,
+    transfer_syntax, Answer, EncodedRequest, RequestSpec, SplitMix64, SANITY_PRODUCT,
 };
 use crate::model::{
     ActivationService, Catalog, Decision, HostConfig, HostResponse, KeyHandle, KmsClient, KmsHost,
@@ -128,11 +127,11 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         .filter(|c| selected(&c.case.id.value, opts))
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
+    let mut runner = Runner::new(target, opts);
     let mut health = TargetHealth {
-        alive_before: sanity_exchange(target).is_ok(),
+        alive_before: runner.sanity(SANITY_PRODUCT).is_ok(),
         ..TargetHealth::default()
     };
-    let mut runner = Runner::new(target, opts);
     let mut reports = Vec::with_capacity(selected_cases.len());
     for lc in selected_cases {
         if let Some(b) = &bar {
@@ -146,7 +145,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
             ),
             None => {
                 let r = runner.run_case(lc);
-                if runner.transport_trouble && sanity_exchange(target).is_err() {
+                if runner.transport_trouble && runner.sanity(SANITY_PRODUCT).is_err() {
                     health.died_after_case = Some(lc.case.id.value.clone());
                 }
                 r
@@ -163,7 +162,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    health.alive_after = sanity_exchange(target).is_ok();
+    health.alive_after = runner.sanity(SANITY_PRODUCT).is_ok();
     RunReport::new(
         target.name(),
         started,
@@ -415,7 +414,7 @@ impl<'t> Runner<'t> {
             }
             Step::Sanity(s) => {
                 let product = s.product.as_deref().unwrap_or(SANITY_PRODUCT);
-                let r = sanity_exchange_with(self.target, product, &mut self.rng);
+                let r = self.sanity(product);
                 st.transcript.push(format!(
                     "-- sanity: {}",
                     r.as_ref().map_or_else(|e| e.as_str(), |_| "ok")
@@ -609,6 +608,12 @@ impl<'t> Runner<'t> {
             });
         }
         let level = st.level;
+        let conn = self.conn(st, &b.conn, f)?;
+        if b.alter {
+            let mut tr = Vec::new();
+            self.default_bind_into(conn, f, &mut tr);
+            st.transcript.append(&mut tr);
+        }
         let conn = self.conn(st, &b.conn, f)?;
         conn.bound = true;
         let call = b.call_id.unwrap_or(conn.next_call);
@@ -939,7 +944,9 @@ impl<'t> Runner<'t> {
         if let Some(want) = &r.expect.outcome {
             outcome_check(f, level, want, a.outcome());
         }
-        if let Some(want) = &r.expect.hresult {
+        let success_allowed =
+            matches!(a, Answer::Success { .. }) && accepts(&r.expect.outcome, "answer");
+        if let (Some(want), false) = (&r.expect.hresult, success_allowed) {
             let got = match &a {
                 Answer::Success { .. } => Some(0),
                 Answer::ErrorStub { hresult, .. } => Some(*hresult),
@@ -1032,8 +1039,22 @@ impl<'t> Runner<'t> {
         }
     }
 
+    /// A sanity exchange whose request the shadow model counts when the host answered it.
+    pub fn sanity(&mut self, product: &str) -> Result<(), String> {
+        let mut sent = None;
+        let r = sanity_exchange_with(self.target, product, &mut self.rng, &mut |s| {
+            sent = Some(s.to_model())
+        });
+        if let Some(req) = sent {
+            let now = Timestamp::from_filetime(self.target.now());
+            self.shadow.handle(&req, now);
+            self.requests_sent = true;
+        }
+        r
+    }
+
     fn then_sanity(&mut self, f: &mut Findings, st: &mut CaseState) {
-        let r = sanity_exchange_with(self.target, SANITY_PRODUCT, &mut self.rng);
+        let r = self.sanity(SANITY_PRODUCT);
         st.transcript.push(format!(
             "-- then sanity: {}",
             r.as_ref().map_or_else(|e| e.as_str(), |_| "ok")
@@ -1205,6 +1226,8 @@ impl<'t> Runner<'t> {
         };
         let ok = if s.expect.eq_ignore_ascii_case("ok") {
             result.is_ok()
+        } else if matches!(s.expect.as_str(), "refused" | "error") {
+            result.is_err()
         } else {
             parse_hex_u32(&s.expect).is_some_and(|w| got == format!("0x{w:08X}"))
         };
