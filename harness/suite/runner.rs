@@ -291,7 +291,7 @@ impl<'t> Runner<'t> {
                     .reset()
                     .map_err(|e| format!("could not reset the host: {e}"))?;
                 self.shadow = shadow_host(true);
-            } else if !(facts.fresh && !self.requests_sent) {
+            } else if !facts.fresh || self.requests_sent {
                 return Err(
                     "needs a fresh host (empty CMID tables): pass --fresh on a host \
                             with empty tables, or use a resettable target"
@@ -321,7 +321,7 @@ impl<'t> Runner<'t> {
             level: lc.case.level,
         };
         let mut index = 0usize;
-        let outcome = self.run_steps(&lc.case.steps, &mut st, &mut index, &mut None);
+        let outcome = self.run_steps(&lc.case.steps, &mut st, &mut index);
         for (_, mut c) in st.conns.drain() {
             c.c.close();
         }
@@ -355,7 +355,6 @@ impl<'t> Runner<'t> {
         steps: &[Step],
         st: &mut CaseState,
         index: &mut usize,
-        iteration_cmid: &mut Option<()>,
     ) -> Result<(), String> {
         for step in steps {
             let i = *index;
@@ -364,7 +363,7 @@ impl<'t> Runner<'t> {
                 step: i,
                 list: Vec::new(),
             };
-            let r = self.run_step(step, st, &mut f, iteration_cmid);
+            let r = self.run_step(step, st, &mut f);
             st.findings.append(&mut f.list);
             r?;
         }
@@ -376,7 +375,6 @@ impl<'t> Runner<'t> {
         step: &Step,
         st: &mut CaseState,
         f: &mut Findings,
-        it: &mut Option<()>,
     ) -> Result<(), String> {
         match step {
             Step::Connect(c) => {
@@ -438,7 +436,7 @@ impl<'t> Runner<'t> {
                             step: base,
                             list: Vec::new(),
                         };
-                        let r = self.run_step(s, st, &mut inner, it);
+                        let r = self.run_step(s, st, &mut inner);
                         sub += 1;
                         f.list.append(&mut inner.list);
                         r?;
