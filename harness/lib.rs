@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod client;
 pub mod host;
 pub mod model;
 pub mod report;

@@ -17,7 +17,8 @@ fn main() {
                 EXIT_USAGE
             }
         },
-        Command::Run(_) | Command::Replay(_) | Command::Decode(_) | Command::Fuzz(_) => {
+        Command::Run(args) => kmsspec::suite::command::run(&args),
+        Command::Replay(_) | Command::Decode(_) | Command::Fuzz(_) => {
             eprintln!("kmsspec: this command is being built");
             EXIT_USAGE
         }
