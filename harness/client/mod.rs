@@ -14,4 +14,4 @@ pub use build::{
     transfer_syntax, EncodedRequest, RequestSpec, SpecError, PLAIN_BASE_LEN,
 };
 pub use rng::SplitMix64;
-pub use sanity::{sanity_exchange, sanity_exchange_with, SANITY_PRODUCT};
+pub use sanity::{sanity_exchange, sanity_exchange_with, SanityFailure, SANITY_PRODUCT};

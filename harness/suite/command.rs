@@ -59,7 +59,7 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
                 fresh: t.fresh,
                 resettable: false,
                 clock_control: false,
-                host_key: t.host_key.clone(),
+                host_keys: t.host_key.clone(),
                 profile: t.profile.clone(),
             };
             Box::new(

@@ -16,7 +16,8 @@ use super::loader::LoadedCase;
 use super::mutate::{self, parse_hex};
 use crate::client::{
     bind_pdu, classify, context_element, fragment_request, parse_uuid, sanity_exchange_with,
-    transfer_syntax, Answer, EncodedRequest, RequestSpec, SplitMix64, SANITY_PRODUCT,
+    transfer_syntax, Answer, EncodedRequest, RequestSpec, SanityFailure, SplitMix64,
+    SANITY_PRODUCT,
 };
 use crate::model::{
     ActivationService, Catalog, Decision, HostConfig, HostResponse, KeyHandle, KmsClient, KmsHost,
@@ -128,8 +129,10 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
     let mut runner = Runner::new(target, opts);
+    let before = runner.sanity(SANITY_PRODUCT);
     let mut health = TargetHealth {
-        alive_before: runner.sanity(SANITY_PRODUCT).is_ok(),
+        alive_before: answered(&before),
+        sanity_failure: before.err().map(|e| e.message),
         ..TargetHealth::default()
     };
     let mut reports = Vec::with_capacity(selected_cases.len());
@@ -145,7 +148,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
             ),
             None => {
                 let r = runner.run_case(lc);
-                if runner.transport_trouble && runner.sanity(SANITY_PRODUCT).is_err() {
+                if runner.transport_trouble && !answered(&runner.sanity(SANITY_PRODUCT)) {
                     health.died_after_case = Some(lc.case.id.value.clone());
                 }
                 r
@@ -162,7 +165,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    health.alive_after = runner.sanity(SANITY_PRODUCT).is_ok();
+    health.alive_after = answered(&runner.sanity(SANITY_PRODUCT));
     RunReport::new(
         target.name(),
         started,
@@ -170,6 +173,12 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         health,
         reports,
     )
+}
+
+/// Whether a sanity exchange shows a live host: it succeeded, or the host answered with a
+/// response that failed a check (a wrong host is alive, and its cases run and fail).
+fn answered(r: &Result<(), SanityFailure>) -> bool {
+    r.as_ref().map_or_else(|e| e.host_answered, |_| true)
 }
 
 fn progress_bar(show: bool, n: usize) -> Option<indicatif::ProgressBar> {
@@ -273,10 +282,14 @@ impl<'t> Runner<'t> {
             return Err("needs clock control (only the embedded host has it)".into());
         }
         if let Some(k) = &r.host_key {
-            match &facts.host_key {
-                Some(h) if h.eq_ignore_ascii_case(k) => {}
-                Some(h) => return Err(format!("needs host key {k:?}; the host holds {h:?}")),
-                None => return Err(format!("needs host key {k:?}; declare it with --host-key")),
+            if facts.host_keys.is_empty() {
+                return Err(format!("needs host key {k:?}; declare it with --host-key"));
+            }
+            if !facts.host_keys.iter().any(|h| h.eq_ignore_ascii_case(k)) {
+                return Err(format!(
+                    "needs host key {k:?}; the host holds {:?}",
+                    facts.host_keys
+                ));
             }
         }
         if let Some(p) = &r.profile {
@@ -415,7 +428,7 @@ impl<'t> Runner<'t> {
                 let r = self.sanity(product);
                 st.transcript.push(format!(
                     "-- sanity: {}",
-                    r.as_ref().map_or_else(|e| e.as_str(), |_| "ok")
+                    r.as_ref().map_or_else(|e| e.message.as_str(), |_| "ok")
                 ));
                 f.check(
                     "sanity",
@@ -423,7 +436,7 @@ impl<'t> Runner<'t> {
                     Level::Must,
                     r.is_ok(),
                     "a well-formed exchange succeeds",
-                    r.err().unwrap_or_else(|| "ok".into()),
+                    r.err().map_or_else(|| "ok".into(), |e| e.message),
                 );
                 Ok(())
             }
@@ -1038,7 +1051,7 @@ impl<'t> Runner<'t> {
     }
 
     /// A sanity exchange whose request the shadow model counts when the host answered it.
-    pub fn sanity(&mut self, product: &str) -> Result<(), String> {
+    pub fn sanity(&mut self, product: &str) -> Result<(), SanityFailure> {
         let mut sent = None;
         let r = sanity_exchange_with(self.target, product, &mut self.rng, &mut |s| {
             sent = Some(s.to_model())
@@ -1055,7 +1068,7 @@ impl<'t> Runner<'t> {
         let r = self.sanity(SANITY_PRODUCT);
         st.transcript.push(format!(
             "-- then sanity: {}",
-            r.as_ref().map_or_else(|e| e.as_str(), |_| "ok")
+            r.as_ref().map_or_else(|e| e.message.as_str(), |_| "ok")
         ));
         if r.is_err() {
             self.transport_trouble = true;
@@ -1066,7 +1079,7 @@ impl<'t> Runner<'t> {
             Level::Must,
             r.is_ok(),
             "the host still serves a well-formed exchange",
-            r.err().unwrap_or_else(|| "ok".into()),
+            r.err().map_or_else(|| "ok".into(), |e| e.message),
         );
     }
 

@@ -27,6 +27,10 @@ pub struct EmbeddedConfig {
     pub seed: u64,
     /// The one behaviour to break (mutants), `None` for the conforming host.
     pub flaw: Option<HostFlaw>,
+    /// Client-side timeouts the harness uses on this host's connections. The host is
+    /// in-process on loopback and answers in microseconds, so the read timeout that decides
+    /// "the host stays silent" is shorter than a live target's.
+    pub timeouts: Timeouts,
 }
 
 impl Default for EmbeddedConfig {
@@ -37,6 +41,10 @@ impl Default for EmbeddedConfig {
             max_connections: 64,
             seed: 0x6b6d_7373_7065_6301,
             flaw: None,
+            timeouts: Timeouts {
+                read: Duration::from_millis(1000),
+                ..Timeouts::default()
+            },
         }
     }
 }
@@ -241,7 +249,13 @@ impl Target for EmbeddedHost {
             fresh: true,
             resettable: true,
             clock_control: true,
-            host_key: self.config.host.keys.first().map(|k| k.host_key.clone()),
+            host_keys: self
+                .config
+                .host
+                .keys
+                .iter()
+                .map(|k| k.host_key.clone())
+                .collect(),
             profile: None,
         }
     }
@@ -249,7 +263,7 @@ impl Target for EmbeddedHost {
     fn connect(&self) -> Result<Box<dyn Connection>, TargetError> {
         Ok(Box::new(TcpConnection::connect(
             self.addr,
-            Timeouts::default(),
+            self.config.timeouts,
         )?))
     }
 

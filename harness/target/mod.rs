@@ -20,8 +20,8 @@ pub struct TargetFacts {
     pub resettable: bool,
     /// The harness can move the host's clock (the embedded host).
     pub clock_control: bool,
-    /// The host key (CSVLK family) the host holds, when declared.
-    pub host_key: Option<String>,
+    /// The host keys (CSVLK family names) the host holds, when declared.
+    pub host_keys: Vec<String>,
     /// Declared profile (e.g. `strict`).
     pub profile: Option<String>,
 }
