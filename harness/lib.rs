@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod fuzzing;
 pub mod model;
 pub mod report;
 pub mod suite;
