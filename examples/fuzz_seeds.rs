@@ -11,8 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args_os()
         .nth(1)
         .map_or_else(|| root.join("fuzz/corpus"), PathBuf::from);
-    let shared = std::env::var_os("KMSSPEC_SHARED")
-        .map_or_else(|| root.join("../shared"), PathBuf::from);
+    let shared =
+        std::env::var_os("KMSSPEC_SHARED").map_or_else(|| root.join("../shared"), PathBuf::from);
     let mut seeds = SeedSet::new();
     seeds.add_synthetic();
     seeds.add_capture_dir(&root.join("captures"))?;

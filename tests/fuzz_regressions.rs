@@ -16,7 +16,8 @@ fn root() -> PathBuf {
 fn seeds() -> SeedSet {
     let mut s = SeedSet::new();
     s.add_synthetic();
-    s.add_capture_dir(&root().join("captures")).expect("captures/");
+    s.add_capture_dir(&root().join("captures"))
+        .expect("captures/");
     s.add_spec_dir(&root().join("specs")).expect("specs/");
     if let Some(shared) = common::shared_dir() {
         s.add_capture_dir(&shared.join("captures"))
@@ -94,7 +95,10 @@ fn model_invariants_on_a_busy_sequence() {
     }
     events.push(ModelEvent::AddCsvlk);
     for h in 0..20u8 {
-        events.push(ModelEvent::ActivateHost { key: 1, host: h % 8 });
+        events.push(ModelEvent::ActivateHost {
+            key: 1,
+            host: h % 8,
+        });
     }
     fuzzing::fuzz_model(&events);
 }

@@ -19,8 +19,14 @@ struct Tally {
 
 impl Tally {
     fn live(&self, conn: ConnId) {
-        assert!(self.opened.contains(&conn), "event for connection {conn} never opened");
-        assert!(!self.closed.contains(&conn), "event for connection {conn} after Closed");
+        assert!(
+            self.opened.contains(&conn),
+            "event for connection {conn} never opened"
+        );
+        assert!(
+            !self.closed.contains(&conn),
+            "event for connection {conn} after Closed"
+        );
     }
 
     /// Checks a Data/Gap event continues its stream exactly where the last one stopped.
@@ -30,7 +36,10 @@ impl Tally {
             .next
             .entry((conn, dir == Direction::ToServer))
             .or_insert(0);
-        assert_eq!(offset, *next, "stream offsets not contiguous on {conn} {dir:?}");
+        assert_eq!(
+            offset, *next,
+            "stream offsets not contiguous on {conn} {dir:?}"
+        );
         *next = offset + len;
     }
 
@@ -76,14 +85,29 @@ impl Tally {
     }
 
     fn check(&self, s: &Summary, input_len: usize) {
-        assert_eq!(s.flows.connections, self.connections, "connections ≠ Opened events");
+        assert_eq!(
+            s.flows.connections, self.connections,
+            "connections ≠ Opened events"
+        );
         assert_eq!(s.flows.bytes, self.bytes, "bytes ≠ Data bytes");
         assert_eq!(s.flows.gaps, self.gaps, "gaps ≠ Gap events");
         assert_eq!(s.flows.gap_bytes, self.gap_bytes, "gap_bytes ≠ Gap bytes");
-        assert_eq!(s.flows.overflows, self.overflows, "overflows ≠ Overflow events");
-        assert_eq!(self.opened, self.closed, "a connection was left open at the end");
-        assert!(s.captured_bytes <= input_len as u64, "more bytes captured than read");
-        assert!(s.packets.saturating_mul(16) <= input_len as u64, "too many packets");
+        assert_eq!(
+            s.flows.overflows, self.overflows,
+            "overflows ≠ Overflow events"
+        );
+        assert_eq!(
+            self.opened, self.closed,
+            "a connection was left open at the end"
+        );
+        assert!(
+            s.captured_bytes <= input_len as u64,
+            "more bytes captured than read"
+        );
+        assert!(
+            s.packets.saturating_mul(16) <= input_len as u64,
+            "too many packets"
+        );
         assert!(
             s.non_ip + s.non_tcp + s.malformed <= s.packets,
             "more packets classified than read: {s:?}"

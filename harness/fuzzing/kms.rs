@@ -6,8 +6,8 @@ use crate::wire::kms::request::{BASE_REQUEST_LEN, V4_REQUEST_LEN, V5V6_REQUEST_L
 use crate::wire::kms::verify::checks_for;
 use crate::wire::kms::{
     encode_request, encode_response, verify_response, BaseRequest, BaseResponse, CheckName,
-    DecodedRequest, DecodedResponse, Epid, EpidContext, Protocol, ProtocolVersion,
-    RequestEnvelope, RequestParams, ResponseParams,
+    DecodedRequest, DecodedResponse, Epid, EpidContext, Protocol, ProtocolVersion, RequestEnvelope,
+    RequestParams, ResponseParams,
 };
 use crate::wire::FileTime;
 use uuid::Uuid;
@@ -25,7 +25,11 @@ pub fn fuzz_kms_request(data: &[u8]) {
         Protocol::V4 => V4_REQUEST_LEN,
         Protocol::V5 | Protocol::V6 => V5V6_REQUEST_LEN,
     };
-    assert_eq!(data.len(), expected_len, "accepted request of the wrong size");
+    assert_eq!(
+        data.len(),
+        expected_len,
+        "accepted request of the wrong size"
+    );
     assert_eq!(req.base.to_bytes(), req.base_raw, "typed base ≠ raw base");
     assert_eq!(
         BaseRequest::parse(&req.base_raw).as_ref(),
@@ -35,7 +39,10 @@ pub fn fuzz_kms_request(data: &[u8]) {
     let _ = req.base.workstation();
     let encoded = encode_request(&req.base, &req.params()).expect("known version must encode");
     let again = DecodedRequest::parse(&encoded).expect("re-encoded request must parse");
-    assert_eq!(again.base, req.base, "decode → encode → decode changed the base");
+    assert_eq!(
+        again.base, req.base,
+        "decode → encode → decode changed the base"
+    );
     assert_eq!(again.protocol, req.protocol);
     assert_eq!(again.outer_version(), req.outer_version());
     let exact = match req.envelope {
@@ -80,14 +87,21 @@ pub fn fuzz_kms_response(data: &[u8]) {
     let verification = verify_response(&request, response);
     let names: Vec<CheckName> = verification.checks.iter().map(|c| c.name).collect();
     let format = parsed.as_ref().map_or(request.protocol, |r| r.protocol);
-    assert_eq!(names, checks_for(format), "check list incomplete or out of order");
+    assert_eq!(
+        names,
+        checks_for(format),
+        "check list incomplete or out of order"
+    );
     match &parsed {
         Ok(r) => {
             assert_eq!(r.message_len, response.len());
             if verification.all_passed() && hmac_slot0(&verification) {
                 let again = encode_response(&request, &r.base, &r.params(&request))
                     .expect("a verified response must re-encode");
-                assert_eq!(again, response, "verified response does not re-encode exact");
+                assert_eq!(
+                    again, response,
+                    "verified response does not re-encode exact"
+                );
             }
         }
         Err(e) => {
@@ -155,7 +169,10 @@ fn synth_request(protocol: Protocol, bytes: &[u8]) -> DecodedRequest {
     raw[..4].copy_from_slice(&version.to_wire());
     let base = BaseRequest::parse(&raw).expect("236 bytes are a base request");
     let mut iv = [0u8; 16];
-    for (d, s) in iv.iter_mut().zip(bytes.get(BASE_REQUEST_LEN..).unwrap_or_default()) {
+    for (d, s) in iv
+        .iter_mut()
+        .zip(bytes.get(BASE_REQUEST_LEN..).unwrap_or_default())
+    {
         *d = *s;
     }
     let params = RequestParams {
@@ -188,7 +205,9 @@ pub fn fuzz_epid(data: &[u8]) {
                 e.year
             );
             assert_eq!(Epid::parse(&canonical), Ok(e), "canonical {canonical:?}");
-            assert!(checks.first().is_some_and(|c| c.name == CheckName::EpidSyntax && c.passed));
+            assert!(checks
+                .first()
+                .is_some_and(|c| c.name == CheckName::EpidSyntax && c.passed));
             let ctx = EpidContext {
                 now: Some(FileTime(0x01DA_0000_0000_0000)),
                 catalog: None,
@@ -197,8 +216,15 @@ pub fn fuzz_epid(data: &[u8]) {
         }
         Err(err) => {
             // A missing part is reported where it would start: one past a trailing text.
-            assert!(err.offset <= text.len() + 1, "ePID error offset beyond text");
-            assert_eq!(checks.len(), 1, "refused ePID yields more than the syntax check");
+            assert!(
+                err.offset <= text.len() + 1,
+                "ePID error offset beyond text"
+            );
+            assert_eq!(
+                checks.len(),
+                1,
+                "refused ePID yields more than the syntax check"
+            );
             assert!(checks[0].name == CheckName::EpidSyntax && !checks[0].passed);
         }
     }

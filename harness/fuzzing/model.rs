@@ -225,7 +225,10 @@ fn check_request(
             if was_live {
                 assert_eq!(after, before, "a repeated CMID raised the count");
             } else {
-                assert!(after <= before + 1, "one new CMID raised the count by more than 1");
+                assert!(
+                    after <= before + 1,
+                    "one new CMID raised the count by more than 1"
+                );
             }
             assert_eq!(a.client_activates, after >= req.required_count);
         }

@@ -137,7 +137,10 @@ pub fn fuzz_pdu_stream(data: &[u8]) {
     }
     let chunked = frame(chunks.iter().copied());
     let whole = frame(std::iter::once(stream));
-    assert_eq!(chunked, whole, "framing depends on how the stream was chunked");
+    assert_eq!(
+        chunked, whole,
+        "framing depends on how the stream was chunked"
+    );
 
     let mut at = 0usize;
     for (offset, pdu, ok) in &whole.pdus {

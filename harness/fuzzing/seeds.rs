@@ -137,11 +137,19 @@ impl SeedSet {
         let msg = match pdu {
             Pdu::Request(..) => [NdrSyntax::Ndr32, NdrSyntax::Ndr64]
                 .into_iter()
-                .find_map(|s| RequestStub::parse(stub, s).ok().filter(|r| r.trailing.is_empty()))
+                .find_map(|s| {
+                    RequestStub::parse(stub, s)
+                        .ok()
+                        .filter(|r| r.trailing.is_empty())
+                })
                 .map(|r| r.message.to_vec()),
             _ => [NdrSyntax::Ndr32, NdrSyntax::Ndr64]
                 .into_iter()
-                .find_map(|s| ResponseStub::parse(stub, s).ok().filter(|r| r.validate(s).is_ok()))
+                .find_map(|s| {
+                    ResponseStub::parse(stub, s)
+                        .ok()
+                        .filter(|r| r.validate(s).is_ok())
+                })
                 .and_then(|r| r.message().map(<[u8]>::to_vec)),
         }?;
         if matches!(pdu, Pdu::Request(..)) {
@@ -400,7 +408,9 @@ fn sample_bind(ndr64: bool) -> Pdu<'static> {
 
 /// A one-connection capture (handshake, request, response, FIN) in pcap or pcapng.
 fn sample_capture(up: &[u8], down: &[u8], pcapng: bool) -> Vec<u8> {
-    let client = "192.0.2.10:49700".parse().unwrap_or_else(|_| unreachable!());
+    let client = "192.0.2.10:49700"
+        .parse()
+        .unwrap_or_else(|_| unreachable!());
     let server = "192.0.2.1:1688".parse().unwrap_or_else(|_| unreachable!());
     let mut s = TcpSession::new(client, server, 1000, 5000);
     let mut segs = s.handshake();

@@ -53,11 +53,18 @@ pub fn fuzz_spec_yaml(data: &[u8]) {
         }
         Err(e) => {
             assert_eq!(e.file, file);
-            assert!(e.line <= lines + 1, "error line {} beyond {lines} lines", e.line);
+            assert!(
+                e.line <= lines + 1,
+                "error line {} beyond {lines} lines",
+                e.line
+            );
         }
     }
     if permissive.is_err() {
         let strict = parse_spec(file, &text, &Strict);
-        assert!(strict.is_err(), "no known names accepts what all names refuse");
+        assert!(
+            strict.is_err(),
+            "no known names accepts what all names refuse"
+        );
     }
 }
