@@ -102,3 +102,23 @@ fn model_invariants_on_a_busy_sequence() {
     }
     fuzzing::fuzz_model(&events);
 }
+
+fn reproducer(target: &str, name: &str) -> Vec<u8> {
+    std::fs::read(root().join("tests/fuzz-regressions").join(target).join(name))
+        .expect("committed reproducer")
+}
+
+/// Found by `rpc_pdu`: a valid response stub may use any non-zero referent id; the property
+/// first demanded the servers' 0x00020000 (a harness bug, not a library one).
+#[test]
+fn rpc_pdu_response_stub_with_other_referent_id() {
+    fuzzing::fuzz_rpc_pdu(&reproducer("rpc_pdu", "nonstandard-referent-id"));
+}
+
+/// Found by `kms_response`: for a request whose outer and inner versions disagree, the
+/// request-side check fails even for a conforming response (a harness bug, not a library one).
+#[test]
+fn kms_response_request_versions_disagree() {
+    let data = reproducer("kms_response", "request-versions-disagree");
+    fuzzing::fuzz_kms_response(&data);
+}

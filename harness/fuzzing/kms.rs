@@ -141,11 +141,16 @@ pub fn fuzz_kms_response(data: &[u8]) {
         hwid,
     };
     let good = encode_response(&request, &base, &params).expect("encode for a valid request");
+    // Every check passes, except the one judging the request itself (outer ≠ inner version).
     let v = verify_response(&request, &good);
+    let request_ok = request.outer_version() == request.base.version;
+    let failures: Vec<_> = v
+        .failures()
+        .filter(|c| request_ok || c.name != CheckName::RequestVersionsAgree)
+        .collect();
     assert!(
-        v.all_passed(),
-        "conforming response fails: {:?}",
-        v.failures().collect::<Vec<_>>()
+        failures.is_empty(),
+        "conforming response fails: {failures:?}"
     );
 }
 
