@@ -104,8 +104,13 @@ fn model_invariants_on_a_busy_sequence() {
 }
 
 fn reproducer(target: &str, name: &str) -> Vec<u8> {
-    std::fs::read(root().join("tests/fuzz-regressions").join(target).join(name))
-        .expect("committed reproducer")
+    std::fs::read(
+        root()
+            .join("tests/fuzz-regressions")
+            .join(target)
+            .join(name),
+    )
+    .expect("committed reproducer")
 }
 
 /// Found by `rpc_pdu`: a valid response stub may use any non-zero referent id; the property

@@ -36,9 +36,12 @@ pub use model::{fuzz_model, ModelEvent};
 pub use rpc::{fuzz_pdu_stream, fuzz_rpc_pdu};
 pub use spec::fuzz_spec_yaml;
 
+/// A fuzz entry point over raw bytes.
+pub type ByteTarget = fn(&[u8]);
+
 /// The byte-input fuzz targets by name (the model target is structure-aware and takes
 /// [`ModelEvent`]s instead), in the order CI runs them.
-pub const BYTE_TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const BYTE_TARGETS: [(&str, ByteTarget); 7] = [
     ("rpc_pdu", fuzz_rpc_pdu),
     ("pdu_stream", fuzz_pdu_stream),
     ("kms_request", fuzz_kms_request),

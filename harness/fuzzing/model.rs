@@ -65,7 +65,7 @@ pub enum ModelEvent {
 }
 
 fn pool_uuid(tag: u8, i: u8) -> Uuid {
-    Uuid::from_u128((u128::from(tag) << 120) | u128::from(i) + 1)
+    Uuid::from_u128((u128::from(tag) << 120) | (u128::from(i) + 1))
 }
 
 /// MAK bookkeeping kept beside the service: what the budget must be.
