@@ -10,6 +10,7 @@
 pub mod capture;
 pub mod cli;
 pub mod client;
+pub mod fuzzing;
 pub mod host;
 pub mod model;
 pub mod report;
