@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod host;
 pub mod model;
 pub mod report;
+pub mod rng;
 pub mod suite;
 pub mod target;
 pub mod wire;

@@ -2,8 +2,8 @@
 //! activation request through its layers (plaintext → KMS message → NDR stub → request PDU),
 //! each layer kept so a caller can mutate one and rebuild the ones around it.
 
-use super::rng::SplitMix64;
 use crate::model::{ActivationRequest, Catalog, Timestamp};
+use crate::rng::SplitMix64;
 use crate::wire::kms::crypto::{cbc_encrypt, v4_mac};
 use crate::wire::kms::request::BASE_REQUEST_LEN;
 use crate::wire::kms::{BaseRequest, DecodedRequest, LicenseStatus, Protocol, ProtocolVersion};

@@ -5,13 +5,12 @@
 
 mod answer;
 mod build;
-mod rng;
 mod sanity;
 
-pub use answer::{classify, Answer};
+pub use crate::rng::SplitMix64;
+pub use answer::{classify, classify_pdu, Answer};
 pub use build::{
     bind_pdu, context_element, fragment_request, parse_uuid, request_pdu, request_stub, seal,
     transfer_syntax, EncodedRequest, RequestSpec, SpecError, PLAIN_BASE_LEN,
 };
-pub use rng::SplitMix64;
 pub use sanity::{sanity_exchange, sanity_exchange_with, SanityFailure, SANITY_PRODUCT};

@@ -3,7 +3,7 @@
 
 use super::answer::{classify, Answer};
 use super::build::{bind_pdu, context_element, EncodedRequest, RequestSpec};
-use super::rng::SplitMix64;
+use crate::rng::SplitMix64;
 use crate::target::Target;
 use crate::wire::kms::verify_response;
 use crate::wire::rpc::{NdrSyntax, PfcFlags};

@@ -17,11 +17,13 @@
 //! | `capture`      | [`fuzz_capture`]         | terminates; summary counters equal the events emitted   |
 //! | `spec_yaml`    | [`fuzz_spec_yaml`]       | error lines inside the text; strict ⇒ permissive        |
 //! | `model`        | [`fuzz_model`]           | count ≤ cache, repeat CMID no rise, budgets exact       |
+//! | `host_connection` | [`fuzz_host_connection`] | bounded whole-PDU replies; still serves a genuine client |
 //!
 //! [`seeds`] builds seed inputs for every target from the shared corpus, local captures and
 //! spec files (used by `cargo run --example fuzz_seeds` and by the regression tests).
 
 mod capture;
+mod host;
 mod kms;
 mod model;
 mod rpc;
@@ -29,6 +31,7 @@ pub mod seeds;
 mod spec;
 
 pub use capture::fuzz_capture;
+pub use host::fuzz_host_connection;
 pub use kms::{fuzz_epid, fuzz_kms_request, fuzz_kms_response};
 #[cfg(feature = "arbitrary")]
 pub use model::fuzz_model_bytes;
@@ -41,7 +44,7 @@ pub type ByteTarget = fn(&[u8]);
 
 /// The byte-input fuzz targets by name (the model target is structure-aware and takes
 /// [`ModelEvent`]s instead), in the order CI runs them.
-pub const BYTE_TARGETS: [(&str, ByteTarget); 7] = [
+pub const BYTE_TARGETS: [(&str, ByteTarget); 8] = [
     ("rpc_pdu", fuzz_rpc_pdu),
     ("pdu_stream", fuzz_pdu_stream),
     ("kms_request", fuzz_kms_request),
@@ -49,6 +52,7 @@ pub const BYTE_TARGETS: [(&str, ByteTarget); 7] = [
     ("epid", fuzz_epid),
     ("capture", fuzz_capture),
     ("spec_yaml", fuzz_spec_yaml),
+    ("host_connection", fuzz_host_connection),
 ];
 
 /// Asserts a wire error points inside (or just past the end of) the input it describes.

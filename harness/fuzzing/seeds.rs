@@ -104,9 +104,14 @@ impl SeedSet {
     /// Adds a client stream and the server's answer stream of one connection.
     pub fn add_streams(&mut self, up: &[u8], down: &[u8]) {
         if !up.is_empty() {
+            let client = &up[..up.len().min(16 * 1024)];
             let mut s = STREAM_PREFIX.to_vec();
-            s.extend_from_slice(&up[..up.len().min(16 * 1024)]);
+            s.extend_from_slice(client);
             self.add("pdu_stream", s);
+            // host_connection: one chunking byte, then what the client sent.
+            let mut h = vec![0u8];
+            h.extend_from_slice(client);
+            self.add("host_connection", h);
         }
         let requests = self.add_pdus(up);
         let responses = self.add_pdus(down);

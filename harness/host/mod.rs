@@ -13,13 +13,12 @@
 pub mod connection;
 pub mod convert;
 pub mod flaw;
-pub mod rng;
 pub mod state;
 
+pub use crate::rng::SplitMix64;
 pub use connection::{
     judge_element, Disposition, HostConnection, MAX_CONTEXTS, MAX_FRAG, MAX_STUB,
 };
 pub use convert::activation_request;
 pub use flaw::HostFlaw;
-pub use rng::SplitMix64;
 pub use state::{HostClock, HostState, KmsReply};

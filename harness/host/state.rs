@@ -5,10 +5,10 @@
 
 use super::convert::activation_request;
 use super::flaw::{encode_v6_with_slot, HostFlaw, WRONG_HMAC_SLOT};
-use super::rng::SplitMix64;
 use crate::model::catalog::APP_WINDOWS;
 use crate::model::decision::HR_INVALID_DATA;
 use crate::model::{ActivationRequest, ConfigError, HostConfig, KmsHost, Outcome, Timestamp};
+use crate::rng::SplitMix64;
 use crate::wire::kms::{
     encode_response, unknown_version, BaseResponse, DecodedRequest, Protocol, ResponseParams,
 };

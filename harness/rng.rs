@@ -1,4 +1,6 @@
-//! A tiny deterministic RNG (splitmix64) for IVs and CMIDs: reproducible, no dependency.
+//! The harness's one deterministic RNG (splitmix64) for IVs, Randoms, CMIDs and fuzz cases:
+//! seeded, so runs replay identically, and no dependency. Not cryptographic — the client, the
+//! reference host and the fuzzers need values that differ, not values nobody can predict.
 
 use uuid::Uuid;
 
