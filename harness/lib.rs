@@ -11,6 +11,7 @@ pub mod capture;
 pub mod cli;
 pub mod client;
 pub mod host;
+pub mod livefuzz;
 pub mod model;
 pub mod report;
 pub mod suite;
