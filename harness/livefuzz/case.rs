@@ -158,6 +158,10 @@ pub struct Expect {
     /// Silence is acceptable (a host may wait for bytes that never come).
     #[serde(default)]
     pub silence_ok: bool,
+    /// The context may be bound with either NDR syntax (after a mutated bind): the answer
+    /// stub is read in whichever syntax it is well formed in.
+    #[serde(default)]
+    pub any_ndr: bool,
     /// The KMS message the host decodes, for requests.
     #[serde(with = "super::hex::opt_bytes", default)]
     pub kms: Option<Vec<u8>>,

@@ -12,7 +12,9 @@ use crate::client::{
 };
 use crate::model::Catalog;
 use crate::wire::kms::ProtocolVersion;
-use crate::wire::rpc::{btfn, ContextElement, NdrSyntax, PfcFlags, SyntaxId, KMS_INTERFACE, NDR32, NDR64};
+use crate::wire::rpc::{
+    btfn, ContextElement, NdrSyntax, PfcFlags, SyntaxId, KMS_INTERFACE, NDR32, NDR64,
+};
 use crate::wire::FileTime;
 use uuid::Uuid;
 
@@ -72,9 +74,8 @@ impl Mutator {
 
     /// Case `index`, with request times stamped from `now` (the host's clock).
     pub fn case(&self, index: u64, now: FileTime) -> FuzzCase {
-        let mut rng = SplitMix64::new(
-            self.seed ^ index.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03),
-        );
+        let mut rng =
+            SplitMix64::new(self.seed ^ index.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03));
         rng.next_u64();
         let base = base_session(&mut rng, now);
         let kind = pick_kind(&mut rng);
@@ -138,7 +139,11 @@ fn base_session(rng: &mut SplitMix64, now: FileTime) -> Base {
     };
     spec.version = *pick(
         rng,
-        &[ProtocolVersion::V4, ProtocolVersion::V5, ProtocolVersion::V6],
+        &[
+            ProtocolVersion::V4,
+            ProtocolVersion::V5,
+            ProtocolVersion::V6,
+        ],
     );
     spec.vm = below(rng, 4) == 0;
     let ndr64 = below(rng, 5) == 0;
@@ -182,6 +187,7 @@ fn expect(kind: ExpectKind, enc: &EncodedRequest, kms: Option<Vec<u8>>) -> Expec
         p_cont_id: enc.p_cont_id,
         ndr64: enc.ndr == NdrSyntax::Ndr64,
         silence_ok: false,
+        any_ndr: false,
         kms,
     }
 }
@@ -205,7 +211,11 @@ impl Draft {
             bind_kind: ExpectKind::BindAck,
             sends: vec![(
                 base.enc.pdu.clone(),
-                vec![expect(ExpectKind::Answer, &base.enc, Some(base.enc.kms.clone()))],
+                vec![expect(
+                    ExpectKind::Answer,
+                    &base.enc,
+                    Some(base.enc.kms.clone()),
+                )],
             )],
             chunk: 0,
             pause_us: 0,
@@ -237,6 +247,7 @@ impl Draft {
             p_cont_id: 0,
             ndr64: false,
             silence_ok: false,
+            any_ndr: false,
             kms: None,
         }));
         for (bytes, expects) in self.sends {
@@ -263,7 +274,15 @@ impl Draft {
 fn reframe(base: &Base, kms: &[u8]) -> Vec<u8> {
     let e = &base.enc;
     let stub = request_stub(kms, e.ndr, None);
-    request_pdu(e.call_id, e.p_cont_id, e.opnum, &stub, PfcFlags::SINGLE, None, None)
+    request_pdu(
+        e.call_id,
+        e.p_cont_id,
+        e.opnum,
+        &stub,
+        PfcFlags::SINGLE,
+        None,
+        None,
+    )
 }
 
 /// An interesting value for a field of `len` bytes.
@@ -303,7 +322,12 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
         MutationKind::PduType => {
             // Not request (0) and not the types a server legitimately ignores (auth3,
             // co_cancel, orphaned).
-            let t = *pick(rng, &[1u8, 2, 3, 4, 5, 9, 11, 12, 13, 14, 15, 17, 20, 21, 0x7f, 0xff]);
+            let t = *pick(
+                rng,
+                &[
+                    1u8, 2, 3, 4, 5, 9, 11, 12, 13, 14, 15, 17, 20, 21, 0x7f, 0xff,
+                ],
+            );
             let mut pdu = e.pdu.clone();
             pdu[2] = t;
             d.note(format!("ptype {t}"));
@@ -363,7 +387,15 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
         MutationKind::CallId => {
             let r = rng_u32(rng);
             let call = *pick(rng, &[0u32, 1, 0xffff_ffff, 0x8000_0000, r]);
-            let pdu = request_pdu(call, e.p_cont_id, e.opnum, &e.stub, PfcFlags::SINGLE, None, None);
+            let pdu = request_pdu(
+                call,
+                e.p_cont_id,
+                e.opnum,
+                &e.stub,
+                PfcFlags::SINGLE,
+                None,
+                None,
+            );
             d.note(format!("call_id {call}"));
             let mut x = expect(ExpectKind::Answer, e, kms_ok);
             x.call_id = call;
@@ -382,10 +414,15 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 // n_context_elem disagreeing with the elements present.
                 bind[24] = bind[24].wrapping_add(1 + below(rng, 3) as u8);
             }
-            d.note(format!("{n} contexts, n_context_elem {}", bind.get(24).copied().unwrap_or(0)));
+            d.note(format!(
+                "{n} contexts, n_context_elem {}",
+                bind.get(24).copied().unwrap_or(0)
+            ));
             d.bind = bind;
             d.bind_kind = ExpectKind::Bind;
-            d.request(e.pdu.clone(), expect(ExpectKind::Tolerant, e, kms_ok));
+            let mut x = expect(ExpectKind::Tolerant, e, kms_ok);
+            x.any_ndr = true;
+            d.request(e.pdu.clone(), x);
         }
         MutationKind::BindSyntax => {
             let ts = match below(rng, 4) {
@@ -395,21 +432,43 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 _ => NDR64,
             };
             d.note(format!("transfer syntax {} v{}", ts.uuid, ts.version));
-            d.bind = bind_pdu(1, vec![ContextElement::new(e.p_cont_id, KMS_INTERFACE, ts)], PfcFlags::SINGLE, false);
+            d.bind = bind_pdu(
+                1,
+                vec![ContextElement::new(e.p_cont_id, KMS_INTERFACE, ts)],
+                PfcFlags::SINGLE,
+                false,
+            );
             d.bind_kind = ExpectKind::Bind;
-            d.request(e.pdu.clone(), expect(ExpectKind::Tolerant, e, kms_ok));
+            let mut x = expect(ExpectKind::Tolerant, e, kms_ok);
+            x.any_ndr = true;
+            d.request(e.pdu.clone(), x);
         }
         MutationKind::BindInterface => {
             let iface = if below(rng, 2) == 0 {
                 SyntaxId::interface(rng.uuid(), 1, 0)
             } else {
-                SyntaxId::interface(KMS_INTERFACE.uuid, 1 + below(rng, 3) as u16, below(rng, 2) as u16)
+                SyntaxId::interface(
+                    KMS_INTERFACE.uuid,
+                    1 + below(rng, 3) as u16,
+                    below(rng, 2) as u16,
+                )
             };
             d.note(format!("interface {} v0x{:08x}", iface.uuid, iface.version));
-            let ts = if e.ndr == NdrSyntax::Ndr64 { NDR64 } else { NDR32 };
-            d.bind = bind_pdu(1, vec![ContextElement::new(e.p_cont_id, iface, ts)], PfcFlags::SINGLE, false);
+            let ts = if e.ndr == NdrSyntax::Ndr64 {
+                NDR64
+            } else {
+                NDR32
+            };
+            d.bind = bind_pdu(
+                1,
+                vec![ContextElement::new(e.p_cont_id, iface, ts)],
+                PfcFlags::SINGLE,
+                false,
+            );
             d.bind_kind = ExpectKind::Bind;
-            d.request(e.pdu.clone(), expect(ExpectKind::Tolerant, e, kms_ok));
+            let mut x = expect(ExpectKind::Tolerant, e, kms_ok);
+            x.any_ndr = true;
+            d.request(e.pdu.clone(), x);
         }
         MutationKind::Btfn => {
             let bits = rng_u32(rng) as u16;
@@ -419,28 +478,53 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             d.note(format!("btfn bits 0x{bits:04x}"));
             d.bind = bind_pdu(1, ctxs, PfcFlags::SINGLE, false);
             d.bind_kind = ExpectKind::Bind;
-            d.request(e.pdu.clone(), expect(ExpectKind::Tolerant, e, kms_ok));
+            let mut x = expect(ExpectKind::Tolerant, e, kms_ok);
+            x.any_ndr = true;
+            d.request(e.pdu.clone(), x);
         }
         MutationKind::TransferSyntaxCount => {
             let n = below(rng, 5) as usize;
             let mut el = ContextElement::new(e.p_cont_id, KMS_INTERFACE, NDR32);
             el.transfer_syntaxes = (0..n)
-                .map(|_| *pick(rng, &[NDR32, NDR64, btfn(3), SyntaxId::new(Uuid::from_u128(7), 1)]))
+                .map(|_| {
+                    *pick(
+                        rng,
+                        &[NDR32, NDR64, btfn(3), SyntaxId::new(Uuid::from_u128(7), 1)],
+                    )
+                })
                 .collect();
             d.note(format!("n_transfer_syn {n}"));
             d.bind = bind_pdu(1, vec![el], PfcFlags::SINGLE, false);
             d.bind_kind = ExpectKind::Bind;
-            d.request(e.pdu.clone(), expect(ExpectKind::Tolerant, e, kms_ok));
+            let mut x = expect(ExpectKind::Tolerant, e, kms_ok);
+            x.any_ndr = true;
+            d.request(e.pdu.clone(), x);
         }
         MutationKind::Opnum => {
             let op = 1 + (rng_u32(rng) % 0xffff) as u16;
-            let pdu = request_pdu(e.call_id, e.p_cont_id, op, &e.stub, PfcFlags::SINGLE, None, None);
+            let pdu = request_pdu(
+                e.call_id,
+                e.p_cont_id,
+                op,
+                &e.stub,
+                PfcFlags::SINGLE,
+                None,
+                None,
+            );
             d.note(format!("opnum {op}"));
             d.request(pdu, expect(ExpectKind::Refusal, e, kms_ok));
         }
         MutationKind::ContextId => {
             let ctx = 2 + (rng_u32(rng) % 0xfffd) as u16;
-            let pdu = request_pdu(e.call_id, ctx, e.opnum, &e.stub, PfcFlags::SINGLE, None, None);
+            let pdu = request_pdu(
+                e.call_id,
+                ctx,
+                e.opnum,
+                &e.stub,
+                PfcFlags::SINGLE,
+                None,
+                None,
+            );
             d.note(format!("p_cont_id {ctx}"));
             let mut x = expect(ExpectKind::Refusal, e, kms_ok);
             x.p_cont_id = ctx;
@@ -449,7 +533,15 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
         MutationKind::AllocHint => {
             let r = rng_u32(rng);
             let hint = *pick(rng, &[0u32, 1, 0xffff_ffff, 0x0100_0000, r]);
-            let pdu = request_pdu(e.call_id, e.p_cont_id, e.opnum, &e.stub, PfcFlags::SINGLE, Some(hint), None);
+            let pdu = request_pdu(
+                e.call_id,
+                e.p_cont_id,
+                e.opnum,
+                &e.stub,
+                PfcFlags::SINGLE,
+                Some(hint),
+                None,
+            );
             d.note(format!("alloc_hint {hint}"));
             d.request(pdu, expect(ExpectKind::Tolerant, e, kms_ok));
         }
@@ -462,7 +554,15 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 _ => 0xffff_ffff,
             };
             let stub = request_stub(&e.kms, e.ndr, Some(declared));
-            let pdu = request_pdu(e.call_id, e.p_cont_id, e.opnum, &stub, PfcFlags::SINGLE, None, None);
+            let pdu = request_pdu(
+                e.call_id,
+                e.p_cont_id,
+                e.opnum,
+                &stub,
+                PfcFlags::SINGLE,
+                None,
+                None,
+            );
             d.note(format!("NDR size {real} -> {declared}"));
             d.request(pdu, expect(ExpectKind::Tolerant, e, kms_ok));
         }
@@ -485,7 +585,10 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             let mut kms = e.kms.clone();
             kms[..4].copy_from_slice(&v.to_wire());
             d.note(format!("outer version {v}"));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::Iv | MutationKind::Padding if base.spec.version.major == 4 => {
             // V4 has no IV and no padding: break the MAC instead.
@@ -500,8 +603,14 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 slot.copy_from_slice(&value);
             }
             let kms = seal(&plain, base.spec.version, &e.iv);
-            d.note(format!("{name} = {}", super::hex::encode(&value[..len.min(16)])));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.note(format!(
+                "{name} = {}",
+                super::hex::encode(&value[..len.min(16)])
+            ));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::PayloadBitFlip => {
             let start = if base.spec.version.major == 4 { 0 } else { 20 };
@@ -512,7 +621,10 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 kms[at] ^= 1 << below(rng, 8);
             }
             d.note(format!("{n} bit flips"));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::Padding => {
             let mut plain = e.plain.clone();
@@ -523,21 +635,34 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             }
             d.note(format!("padding[{}] = {v}", at - 236));
             let kms = seal(&plain, base.spec.version, &e.iv);
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::Mac => {
             let mut kms = e.kms.clone();
             let at = kms.len() - 1 - below(rng, 16) as usize;
             kms[at] ^= 1 + below(rng, 255) as u8;
             d.note(format!("MAC byte {at}"));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::Iv => {
             let mut kms = e.kms.clone();
-            let iv = if below(rng, 3) == 0 { [0u8; 16] } else { rng.block16() };
+            let iv = if below(rng, 3) == 0 {
+                [0u8; 16]
+            } else {
+                rng.block16()
+            };
             kms[4..20].copy_from_slice(&iv);
             d.note(format!("IV {}", super::hex::encode(&iv)));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::KmsTruncate => {
             let keep = match below(rng, 3) {
@@ -547,7 +672,10 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             };
             let kms = e.kms[..keep].to_vec();
             d.note(format!("KMS message {} -> {keep} bytes", e.kms.len()));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::KmsExtend => {
             let mut kms = e.kms.clone();
@@ -556,7 +684,10 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             rng.fill(&mut junk);
             kms.extend_from_slice(&junk);
             d.note(format!("KMS message +{n} bytes"));
-            d.request(reframe(base, &kms), expect(ExpectKind::Answer, e, Some(kms)));
+            d.request(
+                reframe(base, &kms),
+                expect(ExpectKind::Answer, e, Some(kms)),
+            );
         }
         MutationKind::PduTruncate => {
             let keep = 1 + below(rng, (e.pdu.len() - 1) as u64) as usize;
@@ -578,7 +709,15 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 // Bytes inside the PDU after the stub (frag_length covers them).
                 let mut stub = e.stub.clone();
                 stub.extend_from_slice(&junk);
-                let pdu = request_pdu(e.call_id, e.p_cont_id, e.opnum, &stub, PfcFlags::SINGLE, None, None);
+                let pdu = request_pdu(
+                    e.call_id,
+                    e.p_cont_id,
+                    e.opnum,
+                    &stub,
+                    PfcFlags::SINGLE,
+                    None,
+                    None,
+                );
                 d.note(format!("{n} bytes after the stub"));
                 d.request(pdu, expect(ExpectKind::Tolerant, e, kms_ok));
             }
@@ -595,7 +734,15 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             let mut sends: Vec<(Vec<u8>, Vec<Expect>)> = Vec::new();
             for i in 0..n {
                 let call = e.call_id + i;
-                let pdu = request_pdu(call, e.p_cont_id, e.opnum, &e.stub, PfcFlags::SINGLE, None, None);
+                let pdu = request_pdu(
+                    call,
+                    e.p_cont_id,
+                    e.opnum,
+                    &e.stub,
+                    PfcFlags::SINGLE,
+                    None,
+                    None,
+                );
                 let mut x = expect(ExpectKind::Answer, e, kms_ok.clone());
                 x.call_id = call;
                 match (one_write, sends.last_mut()) {
@@ -606,7 +753,14 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                     _ => sends.push((pdu, vec![x])),
                 }
             }
-            d.note(format!("{n} requests{}", if one_write { " in one write" } else { " back to back" }));
+            d.note(format!(
+                "{n} requests{}",
+                if one_write {
+                    " in one write"
+                } else {
+                    " back to back"
+                }
+            ));
             d.sends = sends;
         }
         MutationKind::OneByteChunks => {

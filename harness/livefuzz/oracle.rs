@@ -237,13 +237,16 @@ impl Oracle {
                 _ => None,
             },
             HostView::UnknownVersion(v) => {
-                let d = self.shadow.clone().handle(
-                    &unknown_version_request(&v),
-                    Timestamp::from_filetime(now),
-                );
+                let d = self
+                    .shadow
+                    .clone()
+                    .handle(&unknown_version_request(&v), Timestamp::from_filetime(now));
                 match observed(answer) {
                     Some(o) => permits(&d, o),
-                    None => violation(&d, format!("version {v} answered with {}", answer.summary())),
+                    None => violation(
+                        &d,
+                        format!("version {v} answered with {}", answer.summary()),
+                    ),
                 }
             }
             HostView::Decoded(req) => {
@@ -280,7 +283,10 @@ impl Oracle {
                     }
                     other => {
                         self.shadow = snapshot;
-                        violation(&d, format!("well-formed request answered with {}", other.summary()))
+                        violation(
+                            &d,
+                            format!("well-formed request answered with {}", other.summary()),
+                        )
                     }
                 }
             }
@@ -334,7 +340,7 @@ fn violation(d: &Decision, why: String) -> Option<FuzzFinding> {
 }
 
 /// The suite's §8 checks of a response PDU; the first MUST failure.
-fn rpc_failure(expect: &Expect, pdu: &[u8]) -> Option<FuzzFinding> {
+pub fn rpc_failure(expect: &Expect, pdu: &[u8]) -> Option<FuzzFinding> {
     let mut f = Findings::default();
     let sent = SentCall {
         call_id: expect.call_id,

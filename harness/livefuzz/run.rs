@@ -15,9 +15,7 @@ use super::oracle::{FindingClass, FuzzFinding, Oracle};
 use super::save::save_finding;
 use crate::cli::{FuzzArgs, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::client::{sanity_exchange_with, SplitMix64, SANITY_PRODUCT};
-use crate::target::{
-    EmbeddedConfig, EmbeddedHost, LiveTarget, Target, TargetFacts, Timeouts,
-};
+use crate::target::{EmbeddedConfig, EmbeddedHost, LiveTarget, Target, TargetFacts, Timeouts};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -151,7 +149,11 @@ impl FuzzReport {
 }
 
 /// Two sanity exchanges at most: `Ok` when one passes, else the last reason.
-fn confirm_alive(target: &dyn Target, oracle: &mut Oracle, rng: &mut SplitMix64) -> Result<(), String> {
+fn confirm_alive(
+    target: &dyn Target,
+    oracle: &mut Oracle,
+    rng: &mut SplitMix64,
+) -> Result<(), String> {
     let mut last = String::new();
     for attempt in 0..2 {
         if attempt > 0 {
@@ -245,7 +247,10 @@ pub fn fuzz(target: &dyn Target, opts: &FuzzOptions) -> FuzzReport {
                 .ok()
             });
             for f in findings {
-                *report.by_class.entry(f.class.slug().to_string()).or_default() += 1;
+                *report
+                    .by_class
+                    .entry(f.class.slug().to_string())
+                    .or_default() += 1;
                 report.findings.push(ReportedFinding {
                     case: index,
                     kind: case.kind,
