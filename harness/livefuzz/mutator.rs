@@ -767,8 +767,9 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             d.chunk = 1;
         }
         MutationKind::SlowDelivery => {
-            d.chunk = 16 + below(rng, 48) as usize;
-            d.pause_us = (200 + below(rng, 1800) as u32).min(MAX_PAUSE_US);
+            // Bounded so a slow case costs a few milliseconds, not the run's throughput.
+            d.chunk = 48 + below(rng, 80) as usize;
+            d.pause_us = (100 + below(rng, 400) as u32).min(MAX_PAUSE_US);
             d.note(format!("{}-byte writes, {} µs apart", d.chunk, d.pause_us));
         }
         MutationKind::Churn => {
