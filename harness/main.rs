@@ -18,7 +18,8 @@ fn main() {
             }
         },
         Command::Run(args) => kmsspec::suite::command::run(&args),
-        Command::Replay(_) | Command::Decode(_) | Command::Fuzz(_) => {
+        Command::Fuzz(args) => kmsspec::livefuzz::run::command(&args),
+        Command::Replay(_) | Command::Decode(_) => {
             eprintln!("kmsspec: this command is being built");
             EXIT_USAGE
         }
