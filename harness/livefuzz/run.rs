@@ -148,7 +148,9 @@ impl FuzzReport {
     }
 }
 
-/// Two sanity exchanges at most: `Ok` when one passes, else the last reason.
+/// Two sanity exchanges at most: `Ok` when the host answers one (a wrong answer is judged by
+/// the oracle on the cases themselves; this only decides whether the host is alive), else the
+/// last reason.
 fn confirm_alive(
     target: &dyn Target,
     oracle: &mut Oracle,
@@ -168,7 +170,8 @@ fn confirm_alive(
         }
         match r {
             Ok(()) => return Ok(()),
-            Err(e) => last = e,
+            Err(e) if e.host_answered => return Ok(()),
+            Err(e) => last = e.message,
         }
     }
     Err(last)
