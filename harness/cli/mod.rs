@@ -49,7 +49,8 @@ pub struct TargetArgs {
     /// Declare a host key (CSVLK family name from the catalog) the host holds (repeatable).
     #[arg(long)]
     pub host_key: Vec<String>,
-    /// Profile: `default` or `strict` (also grade undocumented emulator-derived limits).
+    /// Judging profile: `default` (documented rules) or `strict` (also the undocumented ±4 h
+    /// time limit: skewed requests must get 0xC004F06C).
     #[arg(long)]
     pub profile: Option<String>,
     /// Connect timeout in milliseconds.

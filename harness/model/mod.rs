@@ -17,7 +17,9 @@ pub mod time;
 pub use catalog::{Catalog, EpidRanges, HostKey, KmsProduct, Profile, Sku};
 pub use client::{ClientOutcome, HostResponse, KmsClient, LicenseState};
 pub use decision::{Alternative, Answer, CountBounds, Decision, Observed, Outcome, Verdict};
-pub use host::{ActivationRequest, ConfigError, HostConfig, InstalledKey, KmsHost, Knowledge};
+pub use host::{
+    ActivationRequest, ConfigError, HostConfig, InstalledKey, KmsHost, Knowledge, PROFILE_NAMES,
+};
 pub use rules::{rule, rules, Level, Rule, RuleId};
 pub use service::{ActivationService, KeyHandle, Machine, ProxyReceipt, ServiceError};
 pub use table::{CmidTable, Touch};

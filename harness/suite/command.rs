@@ -7,6 +7,7 @@ use super::names::load_default;
 use super::runner::{run_suite, RunOptions};
 use super::transcript::baseline_text;
 use crate::cli::{RunArgs, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use crate::model::HostConfig;
 use crate::report::baseline::{compare, BaselineComparison};
 use crate::report::expect::Expectations;
 use crate::report::{junit, terminal, to_json};
@@ -34,19 +35,25 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
         }
         None => Default::default(),
     };
+    let profile = args.target.profile.as_deref().unwrap_or("default");
+    let host_config = HostConfig::for_profile(profile)?;
     let opts = RunOptions {
         only: args.only.clone(),
         skip: args.skip.clone(),
         expectations,
         profile: args.target.profile.clone(),
+        host_config: host_config.clone(),
         seed: 1,
         progress: !args.quiet,
     };
     let t = &args.target;
     let target: Box<dyn Target> = match &t.target {
         None => Box::new(
-            EmbeddedHost::start(EmbeddedConfig::default())
-                .map_err(|e| format!("cannot start the embedded host: {e}"))?,
+            EmbeddedHost::start(EmbeddedConfig {
+                host: host_config,
+                ..EmbeddedConfig::default()
+            })
+            .map_err(|e| format!("cannot start the embedded host: {e}"))?,
         ),
         Some(addr) => {
             let timeouts = Timeouts {

@@ -52,6 +52,9 @@ pub struct RunOptions {
     pub expectations: BTreeMap<String, String>,
     /// Declared profile (`--profile`), besides the target's.
     pub profile: Option<String>,
+    /// The configuration the shadow model judges with (that of the profile; the embedded
+    /// host runs the same one).
+    pub host_config: HostConfig,
     /// RNG seed (CMIDs, IVs).
     pub seed: u64,
     /// Show a progress bar on stderr.
@@ -265,7 +268,7 @@ impl<'t> Runner<'t> {
             target,
             opts: opts.clone(),
             rng: SplitMix64::new(opts.seed ^ 0x6b6d_7373_7065_6300),
-            shadow: shadow_host(facts.fresh),
+            shadow: shadow_host(facts.fresh, &opts.host_config),
             requests_sent: false,
             epids: HashMap::new(),
             transport_trouble: false,
@@ -294,7 +297,7 @@ impl<'t> Runner<'t> {
         }
         if let Some(p) = &r.profile {
             let have = self.opts.profile.clone().or(facts.profile.clone());
-            if have.as_deref() != Some(p.as_str()) {
+            if have.as_deref().unwrap_or("default") != p.as_str() {
                 return Err(format!("belongs to profile {p:?} (--profile {p})"));
             }
         }
@@ -303,7 +306,7 @@ impl<'t> Runner<'t> {
                 self.target
                     .reset()
                     .map_err(|e| format!("could not reset the host: {e}"))?;
-                self.shadow = shadow_host(true);
+                self.shadow = shadow_host(true, &self.opts.host_config);
             } else if !facts.fresh || self.requests_sent {
                 return Err(
                     "needs a fresh host (empty CMID tables): pass --fresh on a host \
@@ -1261,8 +1264,8 @@ impl<'t> Runner<'t> {
     }
 }
 
-fn shadow_host(fresh: bool) -> KmsHost {
-    let cfg = HostConfig::default();
+fn shadow_host(fresh: bool, cfg: &HostConfig) -> KmsHost {
+    let cfg = cfg.clone();
     let h = if fresh {
         KmsHost::new(cfg.clone())
     } else {
