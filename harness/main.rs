@@ -7,11 +7,8 @@ use kmsspec::cli::{Cli, Command, EXIT_USAGE};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Run(_)
-        | Command::List(_)
-        | Command::Replay(_)
-        | Command::Decode(_)
-        | Command::Fuzz(_) => {
+        Command::Decode(args) => kmsspec::cli::decode::run(&args),
+        Command::Run(_) | Command::List(_) | Command::Replay(_) | Command::Fuzz(_) => {
             eprintln!("kmsspec: this command is being built");
             EXIT_USAGE
         }
