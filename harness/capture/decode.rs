@@ -162,6 +162,16 @@ fn guess_syntax(stub: &[u8]) -> NdrSyntax {
     NdrSyntax::Ndr32
 }
 
+/// Like [`guess_syntax`], for a response stub whose request was not captured.
+fn guess_response_syntax(stub: &[u8]) -> NdrSyntax {
+    for s in [NdrSyntax::Ndr32, NdrSyntax::Ndr64] {
+        if ResponseStub::parse(stub, s).is_ok_and(|r| r.validate(s).is_ok()) {
+            return s;
+        }
+    }
+    NdrSyntax::Ndr32
+}
+
 fn result_text(r: ResultKind) -> String {
     match r {
         ResultKind::Acceptance => "acceptance".into(),
@@ -343,7 +353,7 @@ impl Calls {
                 request_packet: None,
                 response_packet: None,
                 request: None,
-                request_error: Some("request not in the capture".into()),
+                request_error: None,
                 response: None,
                 response_error: None,
                 checks: Default::default(),
@@ -355,7 +365,7 @@ impl Calls {
             .as_ref()
             .and_then(|p| p.ndr)
             .or(ctx_ndr)
-            .unwrap_or(NdrSyntax::Ndr32);
+            .unwrap_or_else(|| guess_response_syntax(&c.stub));
         x.ndr = Some(ndr_name(ndr));
         match ResponseStub::parse(&c.stub, ndr) {
             Err(e) => x.response_error = Some(format!("response stub: {e}")),

@@ -10,6 +10,7 @@
 //! reassembly), [`records`] (the typed, serialisable decode records) and [`decode`]
 //! ([`decode_capture`]: capture → verified KMS exchanges).
 
+pub mod corpus;
 pub mod dcerpc;
 pub mod decode;
 pub mod ip;
