@@ -704,3 +704,85 @@ pub fn write_corpus(dir: &Path) -> io::Result<Vec<&'static str>> {
     }
     Ok(names)
 }
+
+/// The application messages of every connection in a capture (consecutive bytes in one
+/// direction joined), in connection order: real flows to copy into large test files.
+pub fn conversations_of(capture: &[u8]) -> Vec<Vec<Message>> {
+    use super::reassembly::{Direction, Event};
+    let mut convs: std::collections::BTreeMap<u64, Vec<Message>> = Default::default();
+    let _ = super::read_capture(capture, super::FlowConfig::default(), |e| {
+        if let Event::Data {
+            conn, dir, bytes, ..
+        } = e
+        {
+            let from_client = dir == Direction::ToServer;
+            let c = convs.entry(conn).or_default();
+            match c.last_mut() {
+                Some(m) if m.from_client == from_client => m.bytes.extend_from_slice(bytes),
+                _ => c.push(Message {
+                    from_client,
+                    bytes: bytes.to_vec(),
+                }),
+            }
+        }
+    });
+    convs.into_values().filter(|c| !c.is_empty()).collect()
+}
+
+/// The conversations of the generated corpus's clean v4/v5/v6 flows (when no real capture is
+/// at hand).
+pub fn generated_conversations() -> Vec<Vec<Message>> {
+    [(4, false, 21), (5, true, 22), (6, false, 23), (6, true, 24)]
+        .into_iter()
+        .map(|(major, ndr64, seed)| {
+            conversation(&FlowSpec {
+                major,
+                ndr64,
+                btfn: major != 4,
+                sku: if major == 4 {
+                    "Windows 7 Enterprise"
+                } else {
+                    "Windows 10 Professional"
+                },
+                seed,
+                ..FlowSpec::default()
+            })
+        })
+        .collect()
+}
+
+/// Writes an Ethernet pcap of at least `target_bytes` made of copies of `templates` (each copy
+/// its own TCP connection from a distinct client address to 10.255.0.1:1688), streaming to
+/// `out`. Returns the bytes written. Memory use does not depend on `target_bytes`.
+pub fn write_big_capture<W: io::Write>(
+    out: W,
+    templates: &[Vec<Message>],
+    target_bytes: u64,
+) -> io::Result<u64> {
+    let mut w = PcapWriter::new(out, linktype::ETHERNET, false, false)?;
+    let mut written: u64 = 24;
+    if templates.is_empty() {
+        return Ok(written);
+    }
+    let server = SocketAddr::from(([10, 255, 0, 1], 1688));
+    let mut t = T0;
+    let mut k: u32 = 0;
+    while written < target_bytes {
+        let tpl = &templates[k as usize % templates.len()];
+        let ip = [10, (k >> 16) as u8, (k >> 8) as u8, k as u8];
+        let client = SocketAddr::from((ip, 20_000 + (k % 40_000) as u16));
+        let how = Packetize {
+            isn: (k.wrapping_mul(7919), k.wrapping_mul(104_729)),
+            ..Packetize::default()
+        };
+        for (i, seg) in flow_packets(client, server, tpl, how).iter().enumerate() {
+            t += 10_000;
+            let frame = seg.ethernet_frame(i as u16);
+            written += 16 + frame.len() as u64;
+            w.packet(t, &frame)?;
+        }
+        k = k.wrapping_add(1);
+    }
+    w.into_inner().flush()?;
+    Ok(written)
+}
