@@ -21,7 +21,11 @@ fn templates() -> Vec<Vec<corpus::Message>> {
             let mut files: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
             files.sort();
             for p in files {
-                let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+                let name = p
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .to_string();
                 let is_cap = name.ends_with(".pcap") || name.ends_with(".pcapng");
                 if is_cap && !name.contains("malformed") {
                     if let Ok(b) = std::fs::read(&p) {
@@ -46,22 +50,37 @@ fn big() -> Vec<u8> {
 #[divan::bench(sample_count = 5, sample_size = 1)]
 fn decode_verify_100mb(b: Bencher) {
     let file = big();
-    b.counter(BytesCount::new(file.len()))
-        .bench(|| {
-            let mut exchanges = 0u64;
-            let sum = decode_capture(
-                black_box(&file[..]),
-                "big",
-                &DecodeConfig::default(),
-                |r| {
-                    if let Record::Exchange(x) = r {
-                        exchanges += u64::from(!x.checks.0.is_empty());
-                    }
-                },
-                |_| {},
-            )
-            .expect("decode");
-            assert!(exchanges > 0 && sum.failed_checks == 0);
-            black_box(exchanges)
-        });
+    b.counter(BytesCount::new(file.len())).bench(|| {
+        let mut exchanges = 0u64;
+        let sum = decode_capture(
+            black_box(&file[..]),
+            "big",
+            &DecodeConfig::default(),
+            |r| {
+                if let Record::Exchange(x) = r {
+                    exchanges += u64::from(!x.checks.0.is_empty());
+                }
+            },
+            |_| {},
+        )
+        .expect("decode");
+        assert!(exchanges > 0 && sum.failed_checks == 0);
+        black_box(exchanges)
+    });
+}
+
+/// Baseline: the same file through read + reassembly only (no DCE/RPC, no KMS).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn reassemble_only_100mb(b: Bencher) {
+    let file = big();
+    b.counter(BytesCount::new(file.len())).bench(|| {
+        let mut n = 0u64;
+        kmsspec::capture::read_capture(
+            black_box(&file[..]),
+            kmsspec::capture::FlowConfig::default(),
+            |_| n += 1,
+        )
+        .expect("read");
+        black_box(n)
+    });
 }

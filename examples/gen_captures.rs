@@ -39,7 +39,10 @@ fn main() {
         }
         return;
     }
-    let dir = args.first().cloned().unwrap_or_else(|| "captures".to_owned());
+    let dir = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "captures".to_owned());
     match corpus::write_corpus(std::path::Path::new(&dir)) {
         Ok(names) => {
             for n in names {

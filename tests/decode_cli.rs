@@ -34,9 +34,14 @@ fn json_lines_have_the_documented_keys() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     let kinds: Vec<&str> = recs.iter().map(|r| r["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["bind", "exchange", "exchange", "exchange", "summary"]);
+    assert_eq!(
+        kinds,
+        ["bind", "exchange", "exchange", "exchange", "summary"]
+    );
     let x = &recs[1];
-    for k in ["capture", "flow", "call_id", "ndr", "request", "response", "checks"] {
+    for k in [
+        "capture", "flow", "call_id", "ndr", "request", "response", "checks",
+    ] {
         assert!(x.get(k).is_some(), "exchange key {k}");
     }
     assert_eq!(x["flow"]["server"], "10.0.0.1:1688");
@@ -100,7 +105,10 @@ fn damaged_files_decode_what_precedes_and_exit_one() {
     let (code, out, _) = decode(&["--format", "json"], "d01_truncated.pcap");
     assert_eq!(code, 1);
     assert_eq!(out.matches(r#""kind":"exchange""#).count(), 3);
-    assert!(out.contains(r#""layer":"capture","packet":11,"file_offset":2838"#), "{out}");
+    assert!(
+        out.contains(r#""layer":"capture","packet":11,"file_offset":2838"#),
+        "{out}"
+    );
     let (code, out, _) = decode(&["--format", "yaml"], "d02_corrupt_block.pcapng");
     assert_eq!(code, 1);
     assert!(out.starts_with("- kind: bind"), "{out}");

@@ -37,17 +37,25 @@ fn corpus_regenerates_byte_identical() {
     committed.sort();
     let mut generated: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     generated.sort();
-    assert_eq!(committed, generated, "captures/ holds exactly the generated files");
+    assert_eq!(
+        committed, generated,
+        "captures/ holds exactly the generated files"
+    );
     for n in &names {
         let a = std::fs::read(tmp.join(n)).unwrap();
         let b = std::fs::read(captures_dir().join(n)).unwrap();
-        assert!(a == b, "{n} differs from a fresh generation: rerun `cargo run --example gen_captures`");
+        assert!(
+            a == b,
+            "{n} differs from a fresh generation: rerun `cargo run --example gen_captures`"
+        );
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
 /// (file prefix, exchanges, answered, faults, failed checks, errors, damaged, kms flows).
-const EXPECT: &[(&str, u64, u64, u64, u64, u64, bool, u64)] = &[
+type Expectation = (&'static str, u64, u64, u64, u64, u64, bool, u64);
+
+const EXPECT: &[Expectation] = &[
     ("c01_", 3, 3, 0, 0, 0, false, 1),
     ("c02_", 3, 3, 0, 0, 0, false, 1),
     ("c03_", 3, 3, 0, 0, 0, false, 1),
@@ -76,7 +84,10 @@ fn corpus_decodes_as_the_manifest_says() {
         }
         seen += 1;
         if name.starts_with("d03_") {
-            assert_eq!(decode_file(&path), Err("not a pcap or pcapng file".to_owned()));
+            assert_eq!(
+                decode_file(&path),
+                Err("not a pcap or pcapng file".to_owned())
+            );
             continue;
         }
         let recs = decode_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -86,7 +97,15 @@ fn corpus_decodes_as_the_manifest_says() {
             .find(|e| name.starts_with(e.0))
             .unwrap_or_else(|| panic!("{name}: no expectation"));
         assert_eq!(
-            (s.exchanges, s.answered, s.faults, s.failed_checks, s.errors, s.damaged, s.kms_flows),
+            (
+                s.exchanges,
+                s.answered,
+                s.faults,
+                s.failed_checks,
+                s.errors,
+                s.damaged,
+                s.kms_flows
+            ),
             (ex, ans, faults, failed, errors, damaged, kms),
             "{name}: {s:?}"
         );
@@ -119,7 +138,10 @@ fn corpus_decodes_as_the_manifest_says() {
             assert_eq!(x.expect("response").hresult, "0xC004F042");
         }
         if name.starts_with("c06_") {
-            assert!(recs.iter().all(|r| !matches!(r, Record::Bind(_))), "no bind captured");
+            assert!(
+                recs.iter().all(|r| !matches!(r, Record::Bind(_))),
+                "no bind captured"
+            );
         }
         if name.starts_with("d01_") || name.starts_with("d02_") {
             let err = recs.iter().find_map(|r| match r {

@@ -71,7 +71,8 @@ fn parse_manifest(text: &str) -> BTreeMap<String, Expected> {
                 }
                 exp.responses.push(p);
             } else if let Some(rest) = part.strip_prefix("errors: ") {
-                exp.errors.push(rest.split_whitespace().next().unwrap_or("").to_owned());
+                exp.errors
+                    .push(rest.split_whitespace().next().unwrap_or("").to_owned());
             } else if let Some(v) = part.strip_prefix("KMS Host HWID: ") {
                 pykms.hwid = Some(v.to_owned());
             } else if let Some(v) = part.strip_prefix("KMS Host ePID: ") {
@@ -166,21 +167,35 @@ fn shared_exchanges_match_what_clients_printed() {
                     .unwrap_or_else(|| panic!("{name}: no exchange for CMID {c}")),
                 None => xs.get(i).unwrap_or_else(|| panic!("{name}: exchange {i}")),
             };
-            let r = x.response.as_ref().unwrap_or_else(|| panic!("{name}: no response"));
+            let r = x
+                .response
+                .as_ref()
+                .unwrap_or_else(|| panic!("{name}: no response"));
             assert_eq!(r.epid.as_deref(), Some(p.epid.as_str()), "{name}: ePID");
             assert_eq!(r.current_count, Some(p.count), "{name}: count");
-            assert_eq!(r.activation_interval, Some(p.activation), "{name}: activation");
+            assert_eq!(
+                r.activation_interval,
+                Some(p.activation),
+                "{name}: activation"
+            );
             assert_eq!(r.renewal_interval, Some(p.renewal), "{name}: renewal");
             if p.hwid.is_some() {
                 assert_eq!(r.hwid, p.hwid, "{name}: HwId");
             }
-            assert!(!x.checks.0.is_empty() && x.failed.is_empty(), "{name}: {:?}", x.failed);
+            assert!(
+                !x.checks.0.is_empty() && x.failed.is_empty(),
+                "{name}: {:?}",
+                x.failed
+            );
             compared += 1;
         }
         for e in &exp.errors {
             if e == "0x0000071C" {
                 // "No RPC response received": the request is there, unanswered.
-                assert!(xs.iter().any(|x| x.response.is_none()), "{name}: unanswered call");
+                assert!(
+                    xs.iter().any(|x| x.response.is_none()),
+                    "{name}: unanswered call"
+                );
             } else {
                 assert!(
                     xs.iter()
@@ -227,14 +242,23 @@ fn shared_malformed_captures() {
             _ => None,
         })
         .expect("fault");
-    assert_eq!((f.status.as_str(), f.status_name), ("0x1C010003", Some("nca_unk_if")));
+    assert_eq!(
+        (f.status.as_str(), f.status_name),
+        ("0x1C010003", Some("nca_unk_if"))
+    );
     assert!(f.request.is_some(), "the faulted V4 request decodes");
     // s29: truncated request then idle → the partial PDU is reported.
     let e = errors(&get("s29_"));
-    assert_eq!(e, vec!["connection ended inside a PDU: 100 of 284 bytes".to_owned()]);
+    assert_eq!(
+        e,
+        vec!["connection ended inside a PDU: 100 of 284 bytes".to_owned()]
+    );
     // s30: truncated bind then FIN.
     let e = errors(&get("s30_"));
-    assert_eq!(e, vec!["connection ended inside a PDU: 40 of 160 bytes".to_owned()]);
+    assert_eq!(
+        e,
+        vec!["connection ended inside a PDU: 40 of 160 bytes".to_owned()]
+    );
     // s31: 40-byte stub → the request does not decode, the host answers 0x8007000D.
     let r = get("s31_");
     let xs = exchanges(&r);

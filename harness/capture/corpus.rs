@@ -262,8 +262,9 @@ pub fn conversation(spec: &FlowSpec) -> Vec<Message> {
             .encode()
         } else {
             let resp_stub = match (spec.error_hresult, DecodedRequest::parse(&msg)) {
-                (Some(_), _) | (None, Err(_)) => ResponseStub::error(h_or(spec.error_hresult))
-                    .encode(syntax),
+                (Some(_), _) | (None, Err(_)) => {
+                    ResponseStub::error(h_or(spec.error_hresult)).encode(syntax)
+                }
                 (None, Ok(req)) => {
                     let cmid = if spec.bad_cmid_echo {
                         rng.uuid()
@@ -405,7 +406,8 @@ fn frame(s: &Segment, link: u32, id: u16) -> Vec<u8> {
 }
 
 fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 1)))
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 1)))
 }
 
 const T0: u64 = CORPUS_EPOCH_SECS as u64 * 1_000_000_000;
@@ -476,7 +478,15 @@ pub fn corpus() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
     files.push((
         "c05_v6_reordered_retransmitted.pcap",
         write_pcap(
-            &simple(&FlowSpec { seed: 8, ..FlowSpec::default() }, c, s, reord),
+            &simple(
+                &FlowSpec {
+                    seed: 8,
+                    ..FlowSpec::default()
+                },
+                c,
+                s,
+                reord,
+            ),
             eth,
             false,
             T0,
@@ -490,7 +500,15 @@ pub fn corpus() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
     files.push((
         "c06_v6_midstream.pcap",
         write_pcap(
-            &simple(&FlowSpec { seed: 9, ..FlowSpec::default() }, c, s, mid),
+            &simple(
+                &FlowSpec {
+                    seed: 9,
+                    ..FlowSpec::default()
+                },
+                c,
+                s,
+                mid,
+            ),
             eth,
             false,
             T0,
@@ -602,7 +620,10 @@ pub fn corpus() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
             &http,
             Packetize::default(),
         ));
-        files.push(("c10_v6_port9999_and_http.pcap", write_pcap(&segs, eth, false, T0)?));
+        files.push((
+            "c10_v6_port9999_and_http.pcap",
+            write_pcap(&segs, eth, false, T0)?,
+        ));
     }
     files.push((
         "c11_fault_request_without_bind.pcap",

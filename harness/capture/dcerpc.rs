@@ -375,11 +375,11 @@ impl Association {
     }
 
     /// Handles one framed PDU from `side` at stream offset `offset`.
-    pub fn pdu<'a, F: FnMut(RpcEvent<'_>)>(
+    pub fn pdu<F: FnMut(RpcEvent<'_>)>(
         &mut self,
         side: Side,
         offset: u64,
-        bytes: &'a [u8],
+        bytes: &[u8],
         emit: &mut F,
     ) {
         let pdu = match Pdu::parse(bytes) {
@@ -658,9 +658,7 @@ impl Association {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::rpc::{
-        Bind, Common, ContextElement, Request, KMS_INTERFACE, NDR32, PduType,
-    };
+    use crate::wire::rpc::{Bind, Common, ContextElement, PduType, Request, KMS_INTERFACE, NDR32};
 
     fn request(call_id: u32, flags: PfcFlags, stub: &[u8]) -> Vec<u8> {
         let mut c = Common::new(call_id);

@@ -212,7 +212,7 @@ impl Calls {
                 let request = self
                     .take(call_id)
                     .and_then(|p| p.request.ok())
-                    .map(|r| RequestView::of(&r));
+                    .map(|r| Box::new(RequestView::of(&r)));
                 out.record(Record::Fault(FaultRecord {
                     capture: out.name.to_owned(),
                     flow: self.flow.clone(),

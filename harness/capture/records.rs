@@ -263,7 +263,12 @@ pub struct ExchangeRecord {
 impl ExchangeRecord {
     /// Fills `checks` and `failed` from a verification.
     pub fn set_verification(&mut self, v: &Verification) {
-        self.checks = Checks(v.checks.iter().map(|c| (c.name.as_str(), c.passed)).collect());
+        self.checks = Checks(
+            v.checks
+                .iter()
+                .map(|c| (c.name.as_str(), c.passed))
+                .collect(),
+        );
         self.failed = v
             .failures()
             .map(|c| FailedCheck {
@@ -291,7 +296,7 @@ pub struct FaultRecord {
     /// Packet index.
     pub packet: u64,
     /// The request that was faulted, when seen and decodable.
-    pub request: Option<RequestView>,
+    pub request: Option<Box<RequestView>>,
 }
 
 /// Missing bytes.

@@ -158,19 +158,11 @@ fn text_exchange<W: Write>(w: &mut W, x: &ExchangeRecord) -> io::Result<()> {
             writeln!(w, "    app  {}", named(&q.app_id, &q.app))?;
             writeln!(w, "    kms  {}", named(&q.kms_id, &q.kms))?;
             writeln!(w, "    sku  {}", named(&q.sku_id, &q.sku))?;
-            writeln!(
-                w,
-                "    cmid {} (previous {})",
-                q.cmid, q.previous_cmid
-            )?;
+            writeln!(w, "    cmid {} (previous {})", q.cmid, q.previous_cmid)?;
             writeln!(
                 w,
                 "    time {} N {} status {} grace {} min vm {}",
-                q.client_time,
-                q.required_client_count,
-                q.license_status,
-                q.grace_minutes,
-                q.vm
+                q.client_time, q.required_client_count, q.license_status, q.grace_minutes, q.vm
             )?;
         }
         None => writeln!(w, "  request  -")?,
@@ -180,12 +172,7 @@ fn text_exchange<W: Write>(w: &mut W, x: &ExchangeRecord) -> io::Result<()> {
     }
     match &x.response {
         Some(r) => {
-            writeln!(
-                w,
-                "  response v{} hresult {}",
-                opt(&r.protocol),
-                r.hresult
-            )?;
+            writeln!(w, "  response v{} hresult {}", opt(&r.protocol), r.hresult)?;
             if r.epid.is_some() {
                 writeln!(w, "    epid {} hwid {}", opt(&r.epid), opt(&r.hwid))?;
                 writeln!(
