@@ -7,6 +7,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
 use crate::model::Catalog;
+use crate::wire::filetime::FileTime;
 use crate::wire::kms::{DecodedRequest, DecodedResponse, ResponseBody, Verification};
 
 /// One decoded thing, in capture order.
@@ -87,15 +88,15 @@ pub struct RequestView {
     /// Application id.
     pub app_id: String,
     /// Its catalog name.
-    pub app: Option<String>,
+    pub app: Option<&'static str>,
     /// KMS counted id.
     pub kms_id: String,
     /// Its catalog name.
-    pub kms: Option<String>,
+    pub kms: Option<&'static str>,
     /// SKU (activation) id.
     pub sku_id: String,
     /// Its catalog name.
-    pub sku: Option<String>,
+    pub sku: Option<&'static str>,
     /// Client machine id.
     pub cmid: String,
     /// Previous CMID.
@@ -123,14 +124,14 @@ impl RequestView {
             protocol: r.outer_version().to_string(),
             base_protocol: b.version.to_string(),
             app_id: b.application_id.to_string(),
-            app: cat.application(&b.application_id).map(|a| a.name.clone()),
+            app: cat.application(&b.application_id).map(|a| a.name.as_str()),
             kms_id: b.kms_counted_id.to_string(),
-            kms: cat.kms(&b.kms_counted_id).map(|k| k.name.clone()),
+            kms: cat.kms(&b.kms_counted_id).map(|k| k.name.as_str()),
             sku_id: b.sku_id.to_string(),
-            sku: cat.sku(&b.sku_id).map(|s| s.name.clone()),
+            sku: cat.sku(&b.sku_id).map(|s| s.name.as_str()),
             cmid: b.cmid.to_string(),
             previous_cmid: b.previous_cmid.to_string(),
-            client_time: b.request_time.to_rfc3339(),
+            client_time: rfc3339(b.request_time),
             required_client_count: b.required_client_count,
             workstation: b.workstation().text,
             license_status: b.license_status.to_u32(),
@@ -163,6 +164,45 @@ pub struct ResponseView {
     pub hwid: Option<String>,
 }
 
+/// RFC 3339 UTC text of a FILETIME: a fast path for whole seconds in years 1970–9999 (the
+/// common case, formatted without the general formatter), else [`FileTime::to_rfc3339`].
+pub fn rfc3339(t: FileTime) -> String {
+    const TICKS: u64 = 10_000_000;
+    const UNIX_EPOCH_SECS: u64 = 11_644_473_600;
+    let secs = t.0 / TICKS;
+    if t.0 % TICKS != 0 || secs < UNIX_EPOCH_SECS || secs >= UNIX_EPOCH_SECS + 253_402_300_800 {
+        return t.to_rfc3339();
+    }
+    let unix = secs - UNIX_EPOCH_SECS;
+    let (days, rem) = ((unix / 86_400) as i64, unix % 86_400);
+    // Days since 1970-01-01 → civil date (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = String::with_capacity(20);
+    for div in [1000, 100, 10, 1] {
+        out.push(char::from(b'0' + (year / div % 10) as u8));
+    }
+    let two = |out: &mut String, sep: char, v: u64| {
+        out.push(sep);
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+    };
+    two(&mut out, '-', month as u64);
+    two(&mut out, '-', day as u64);
+    two(&mut out, 'T', rem / 3600);
+    two(&mut out, ':', rem / 60 % 60);
+    two(&mut out, ':', rem % 60);
+    out.push('Z');
+    out
+}
+
 /// `0xXXXXXXXX`.
 pub fn hresult_text(v: u32) -> String {
     format!("0x{v:08X}")
@@ -191,7 +231,7 @@ impl ResponseView {
             hresult: hresult_text(return_value),
             epid: Some(b.epid()),
             cmid: Some(b.cmid.to_string()),
-            time: Some(b.response_time.to_rfc3339()),
+            time: Some(rfc3339(b.response_time)),
             current_count: Some(b.current_count),
             activation_interval: Some(b.activation_interval),
             renewal_interval: Some(b.renewal_interval),

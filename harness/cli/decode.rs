@@ -128,7 +128,7 @@ fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
     v.as_ref().map_or_else(|| "-".to_owned(), |x| x.to_string())
 }
 
-fn named(id: &str, name: &Option<String>) -> String {
+fn named(id: &str, name: &Option<&str>) -> String {
     match name {
         Some(n) => format!("{n} ({id})"),
         None => format!("unknown ({id})"),
