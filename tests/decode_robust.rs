@@ -79,7 +79,10 @@ fn random_bytes_on_the_kms_port_are_errors_not_exchanges() {
         let recs = decode_to_vec(&file, "random").expect("valid pcap");
         for r in &recs {
             if let Record::Exchange(x) = r {
-                assert!(x.request.is_none(), "random bytes decoded as a KMS request: {x:?}");
+                assert!(
+                    x.request.is_none(),
+                    "random bytes decoded as a KMS request: {x:?}"
+                );
             }
         }
         assert!(matches!(recs.last(), Some(Record::Summary(_))));

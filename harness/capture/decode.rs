@@ -10,8 +10,10 @@
 //! quietly.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::dcerpc::{
     Association, BindOutcome, CallPdu, Framed, PduFramer, RpcEvent, Side, MAX_OPEN_CALLS,
@@ -78,7 +80,7 @@ struct Conn {
 
 /// Where records go, plus running totals.
 struct Out<'a, F> {
-    name: &'a str,
+    name: &'a Arc<str>,
     sum: &'a mut SummaryRecord,
     emit: &'a mut F,
 }
@@ -214,7 +216,7 @@ impl Calls {
                     .and_then(|p| p.request.ok())
                     .map(|r| Box::new(RequestView::of(&r)));
                 out.record(Record::Fault(FaultRecord {
-                    capture: out.name.to_owned(),
+                    capture: out.name.clone(),
                     flow: self.flow.clone(),
                     call_id,
                     status: hresult_text(status),
@@ -256,7 +258,7 @@ impl Calls {
             })
             .collect();
         out.record(Record::Bind(BindRecord {
-            capture: out.name.to_owned(),
+            capture: out.name.clone(),
             flow: self.flow.clone(),
             call_id: b.call_id,
             pdu: if b.alter { "alter_context" } else { "bind" },
@@ -305,13 +307,13 @@ impl Calls {
         });
     }
 
-    fn exchange_of(&self, p: &Pending, name: &str) -> ExchangeRecord {
+    fn exchange_of(&self, p: &Pending, name: &Arc<str>) -> ExchangeRecord {
         let (request, request_error) = match &p.request {
             Ok(r) => (Some(RequestView::of(r)), None),
             Err(e) => (None, Some(e.clone())),
         };
         ExchangeRecord {
-            capture: name.to_owned(),
+            capture: name.clone(),
             flow: self.flow.clone(),
             call_id: p.call_id,
             ndr: p.ndr.map(ndr_name),
@@ -343,7 +345,7 @@ impl Calls {
         let mut x = match &pending {
             Some(p) => self.exchange_of(p, out.name),
             None => ExchangeRecord {
-                capture: out.name.to_owned(),
+                capture: out.name.clone(),
                 flow: self.flow.clone(),
                 call_id: c.call_id,
                 ndr: None,
@@ -429,18 +431,37 @@ impl Calls {
     }
 }
 
+/// Hasher for connection ids: they are small sequential numbers assigned by reassembly (not
+/// taken from the capture), so a multiplicative mix is enough and much cheaper than SipHash.
+#[derive(Default)]
+struct ConnIdHasher(u64);
+
+impl Hasher for ConnIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// Sans-I/O decoder: reassembly events in, records out.
 pub struct Decoder {
-    name: String,
+    name: Arc<str>,
     kms_port: u16,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
     sum: SummaryRecord,
 }
 
 fn flow_of(client: SocketAddr, server: SocketAddr) -> Flow {
     Flow {
-        client: client.to_string(),
-        server: server.to_string(),
+        client: Arc::from(client.to_string()),
+        server: Arc::from(server.to_string()),
     }
 }
 
@@ -448,11 +469,11 @@ impl Decoder {
     /// A decoder for the capture called `name` (used in every record).
     pub fn new(name: &str, kms_port: u16) -> Self {
         Decoder {
-            name: name.to_owned(),
+            name: Arc::from(name),
             kms_port,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             sum: SummaryRecord {
-                capture: name.to_owned(),
+                capture: Arc::from(name),
                 ..Default::default()
             },
         }
@@ -539,7 +560,7 @@ impl Decoder {
                 });
                 if !calls.ignored {
                     out.record(Record::Gap(GapRecord {
-                        capture: out.name.to_owned(),
+                        capture: out.name.clone(),
                         flow: calls.flow.clone(),
                         direction: side_dir(side),
                         offset,

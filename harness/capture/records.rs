@@ -5,6 +5,7 @@
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use std::sync::Arc;
 
 use crate::model::Catalog;
 use crate::wire::filetime::FileTime;
@@ -32,16 +33,16 @@ pub enum Record {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flow {
     /// Client address.
-    pub client: String,
+    pub client: Arc<str>,
     /// Server address.
-    pub server: String,
+    pub server: Arc<str>,
 }
 
 /// A bind / alter_context.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BindRecord {
     /// Capture name.
-    pub capture: String,
+    pub capture: Arc<str>,
     /// Connection.
     pub flow: Flow,
     /// Call id of the bind.
@@ -170,7 +171,7 @@ pub fn rfc3339(t: FileTime) -> String {
     const TICKS: u64 = 10_000_000;
     const UNIX_EPOCH_SECS: u64 = 11_644_473_600;
     let secs = t.0 / TICKS;
-    if t.0 % TICKS != 0 || secs < UNIX_EPOCH_SECS || secs >= UNIX_EPOCH_SECS + 253_402_300_800 {
+    if t.0 % TICKS != 0 || !(UNIX_EPOCH_SECS..UNIX_EPOCH_SECS + 253_402_300_800).contains(&secs) {
         return t.to_rfc3339();
     }
     let unix = secs - UNIX_EPOCH_SECS;
@@ -269,7 +270,7 @@ pub struct FailedCheck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExchangeRecord {
     /// Capture name.
-    pub capture: String,
+    pub capture: Arc<str>,
     /// Connection.
     pub flow: Flow,
     /// RPC call id.
@@ -324,7 +325,7 @@ impl ExchangeRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FaultRecord {
     /// Capture name.
-    pub capture: String,
+    pub capture: Arc<str>,
     /// Connection.
     pub flow: Flow,
     /// Call id.
@@ -343,7 +344,7 @@ pub struct FaultRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GapRecord {
     /// Capture name.
-    pub capture: String,
+    pub capture: Arc<str>,
     /// Connection.
     pub flow: Flow,
     /// `to_server` / `to_client`.
@@ -360,7 +361,7 @@ pub struct GapRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorRecord {
     /// Capture name.
-    pub capture: String,
+    pub capture: Arc<str>,
     /// Connection, when the error concerns one.
     pub flow: Option<Flow>,
     /// `capture` (file damage), `packet` (bad headers), `rpc` (stream/PDU level).
@@ -381,7 +382,7 @@ pub struct ErrorRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct SummaryRecord {
     /// Capture name.
-    pub capture: String,
+    pub capture: Arc<str>,
     /// Packets read.
     pub packets: u64,
     /// Captured bytes.
@@ -419,5 +420,23 @@ impl SummaryRecord {
     /// failed checks.
     pub fn clean(&self) -> bool {
         !self.damaged && self.errors == 0 && self.failed_checks == 0 && self.undecodable == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_rfc3339_agrees_with_the_general_formatter() {
+        let mut t: u64 = 116_444_736_000_000_000; // 1970-01-01
+        let step = 10_000_000 * 86_399 * 37 + 10_000_000 * 13;
+        while t < 2_650_467_743_990_000_000 {
+            assert_eq!(rfc3339(FileTime(t)), FileTime(t).to_rfc3339(), "{t}");
+            t += step;
+        }
+        for t in [0, 1, 116_444_736_000_000_001, u64::MAX] {
+            assert_eq!(rfc3339(FileTime(t)), FileTime(t).to_rfc3339());
+        }
     }
 }
