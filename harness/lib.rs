@@ -9,8 +9,12 @@
 
 pub mod capture;
 pub mod cli;
+pub mod client;
+pub mod fuzzing;
+pub mod host;
 pub mod model;
 pub mod report;
+pub mod rng;
 pub mod suite;
 pub mod target;
 pub mod wire;

@@ -7,8 +7,19 @@ use kmsspec::cli::{Cli, Command, EXIT_USAGE};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
+        Command::List(args) => match kmsspec::suite::names::load_default(&args.specs) {
+            Ok(cases) => {
+                print!("{}", kmsspec::suite::list::render_list(&cases));
+                kmsspec::cli::EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("kmsspec: {e}");
+                EXIT_USAGE
+            }
+        },
+        Command::Run(args) => kmsspec::suite::command::run(&args),
         Command::Decode(args) => kmsspec::cli::decode::run(&args),
-        Command::Run(_) | Command::List(_) | Command::Replay(_) | Command::Fuzz(_) => {
+        Command::Replay(_) | Command::Fuzz(_) => {
             eprintln!("kmsspec: this command is being built");
             EXIT_USAGE
         }

@@ -551,9 +551,29 @@ fn epid_stable() {
     let o = ask(&mut h, OFFICE2019, 3, T0).answer().unwrap().clone();
     assert_ne!(a.epid, o.epid);
     let cat = Catalog::get();
-    let parts = EpidParts::parse(&a.epid).unwrap();
+    let parts = kmsspec::wire::kms::epid::Epid::parse(&a.epid).unwrap();
     assert!(cat.epid_consistent(Profile::Hierarchical, &parts, &WIN10));
     assert!(!cat.epid_consistent(Profile::Hierarchical, &parts, &OFFICE2019));
+    // The same data through the wire layer's ePID check hook.
+    use kmsspec::wire::kms::epid::{validate_with, EpidContext};
+    let win10 = cat.epid_ranges_for(Profile::Hierarchical, WIN10);
+    let office = cat.epid_ranges_for(Profile::Hierarchical, OFFICE2019);
+    let ok = validate_with(
+        &a.epid,
+        EpidContext {
+            now: None,
+            catalog: Some(&win10),
+        },
+    );
+    assert!(ok.iter().all(|c| c.passed), "{ok:?}");
+    let bad = validate_with(
+        &a.epid,
+        EpidContext {
+            now: None,
+            catalog: Some(&office),
+        },
+    );
+    assert!(bad.iter().any(|c| !c.passed), "{bad:?}");
 }
 
 // Unknown start: bounds from what is certain (distinct CMIDs seen; cache cap when asserted).

@@ -48,9 +48,9 @@ pub struct TargetArgs {
     /// Declare the host's CMID tables empty at the start (enables count cases).
     #[arg(long)]
     pub fresh: bool,
-    /// Declare the host key (CSVLK family name from the catalog) the host holds.
+    /// Declare a host key (CSVLK family name from the catalog) the host holds (repeatable).
     #[arg(long)]
-    pub host_key: Option<String>,
+    pub host_key: Vec<String>,
     /// Profile: `default` or `strict` (also grade undocumented emulator-derived limits).
     #[arg(long)]
     pub profile: Option<String>,

@@ -4,6 +4,7 @@
 //! The data is `catalog.json`, generated from the shared `spec/kms-products.yaml` by
 //! `tools/gen_model_catalog.py` and checked against it by `tests/catalog_shared.rs`.
 
+use crate::wire::kms::epid::{Epid, EpidCatalog, KeyIdRange};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -279,77 +280,45 @@ impl Catalog {
     /// Whether an ePID's parts are consistent with the catalog for a requested KMS id:
     /// platform id matches the build, LCID is valid, and (group, key id) lies in the range of a
     /// host key (of `profile`) that serves `kms_id`.
-    pub fn epid_consistent(&self, profile: Profile, parts: &EpidParts, kms_id: &Uuid) -> bool {
-        self.platform_id(parts.build) == Some(parts.platform_id)
-            && self.raw.lcids.contains(&parts.lcid)
+    pub fn epid_consistent(&self, profile: Profile, epid: &Epid, kms_id: &Uuid) -> bool {
+        self.platform_id(epid.build) == Some(epid.platform_id)
+            && self.raw.lcids.contains(&epid.lcid)
             && self
                 .host_keys(profile)
                 .iter()
-                .any(|k| k.serves(kms_id) && k.epid_in_range(parts.group_id, parts.key_id))
+                .any(|k| k.serves(kms_id) && k.epid_in_range(epid.group_id, u64::from(epid.key_id)))
+    }
+
+    /// The wire layer's ePID key-range hook bound to this catalog, for answers to `kms_id`.
+    pub fn epid_ranges_for(&self, profile: Profile, kms_id: Uuid) -> EpidRanges<'_> {
+        EpidRanges {
+            catalog: self,
+            profile,
+            kms_id,
+        }
     }
 }
 
-/// The numeric parts of an ePID (`PPPPP-GGGGG-KKK-KKKKKK-CC-LLLL-BBBB.0000-DDDYYYY`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EpidParts {
-    /// Platform id.
-    pub platform_id: u32,
-    /// CSVLK group id.
-    pub group_id: u32,
-    /// Key id (9 digits).
-    pub key_id: u64,
-    /// License channel (03 volume).
-    pub channel: u8,
-    /// Host LCID.
-    pub lcid: u32,
-    /// Host OS build.
-    pub build: u32,
-    /// Activation day of year.
-    pub day: u16,
-    /// Activation year.
-    pub year: u16,
+/// Answers the wire layer's [`EpidCatalog`] question ("which key-id ranges may an ePID of this
+/// group id carry?") with the host keys of a profile that serve one requested KMS id.
+#[derive(Debug, Clone, Copy)]
+pub struct EpidRanges<'a> {
+    catalog: &'a Catalog,
+    profile: Profile,
+    kms_id: Uuid,
 }
 
-impl EpidParts {
-    /// Splits an ePID text into its parts; `None` if it does not have the documented shape.
-    pub fn parse(epid: &str) -> Option<Self> {
-        let mut it = epid.split('-');
-        let p = it.next()?;
-        let g = it.next()?;
-        let k1 = it.next()?;
-        let k2 = it.next()?;
-        let c = it.next()?;
-        let l = it.next()?;
-        let b = it.next()?;
-        let dy = it.next()?;
-        if it.next().is_some() {
-            return None;
-        }
-        let digits = |s: &str, lo: usize, hi: usize| {
-            (lo..=hi).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit())
-        };
-        let build = b.strip_suffix(".0000")?;
-        if !(digits(p, 5, 5)
-            && digits(g, 5, 5)
-            && digits(k1, 3, 3)
-            && digits(k2, 6, 6)
-            && digits(c, 2, 2)
-            && digits(l, 1, 5)
-            && digits(build, 4, 5)
-            && digits(dy, 7, 7))
-        {
-            return None;
-        }
-        let (d, y) = dy.split_at(3);
-        Some(Self {
-            platform_id: p.parse().ok()?,
-            group_id: g.parse().ok()?,
-            key_id: k1.parse::<u64>().ok()? * 1_000_000 + k2.parse::<u64>().ok()?,
-            channel: c.parse().ok()?,
-            lcid: l.parse().ok()?,
-            build: build.parse().ok()?,
-            day: d.parse().ok()?,
-            year: y.parse().ok()?,
-        })
+impl EpidCatalog for EpidRanges<'_> {
+    fn key_ranges(&self, group_id: u32) -> Vec<KeyIdRange> {
+        self.catalog
+            .host_keys(self.profile)
+            .iter()
+            .filter(|k| k.group_id == Some(group_id) && k.serves(&self.kms_id))
+            .filter_map(|k| {
+                let lo = u32::try_from(k.min_key_id?).ok()?;
+                let hi = u32::try_from(k.max_key_id?).ok()?;
+                Some(KeyIdRange { min: lo, max: hi })
+            })
+            .collect()
     }
 }

@@ -14,7 +14,7 @@ pub mod service;
 pub mod table;
 pub mod time;
 
-pub use catalog::{Catalog, EpidParts, HostKey, KmsProduct, Profile, Sku};
+pub use catalog::{Catalog, EpidRanges, HostKey, KmsProduct, Profile, Sku};
 pub use client::{ClientOutcome, HostResponse, KmsClient, LicenseState};
 pub use decision::{Alternative, Answer, CountBounds, Decision, Observed, Outcome, Verdict};
 pub use host::{ActivationRequest, ConfigError, HostConfig, InstalledKey, KmsHost, Knowledge};

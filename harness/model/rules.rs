@@ -4,7 +4,11 @@
 use std::fmt;
 
 /// How strictly a rule binds (RFC 2119 style); INFO rules never fail a host by themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The same type grades cases in the suite and is printed in reports.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     /// A conforming host or client must behave this way.
     Must,
@@ -12,6 +16,16 @@ pub enum Level {
     Should,
     /// Observed or undocumented behaviour; reported, never failed.
     Info,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::Info => "INFO",
+        })
+    }
 }
 
 /// A stable rule identifier such as `THR-CLIENT-25`, cited by decisions, tests and reports.

@@ -139,6 +139,10 @@ pub struct TargetHealth {
     pub alive_before: bool,
     /// Sanity exchange after the last case.
     pub alive_after: bool,
+    /// Why the sanity exchange before the suite did not verify, when it did not (a host that
+    /// answered wrongly is still alive, and its cases run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sanity_failure: Option<String>,
     /// Id of the first case after which the target stopped answering, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub died_after_case: Option<String>,

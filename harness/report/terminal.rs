@@ -46,6 +46,11 @@ pub fn render(report: &RunReport) -> String {
             out,
             "target did not answer the sanity exchange before the suite"
         );
+    } else if let Some(why) = &h.sanity_failure {
+        let _ = writeln!(
+            out,
+            "the target's answer to the sanity exchange failed a check: {why}"
+        );
     }
     if let Some(id) = &h.died_after_case {
         let _ = writeln!(
@@ -120,6 +125,7 @@ mod tests {
             TargetHealth {
                 alive_before: true,
                 alive_after: true,
+                sanity_failure: Some("response fails cmid_echo".into()),
                 died_after_case: None,
             },
             vec![case("OK-1", Verdict::Pass, None), failing],
@@ -131,5 +137,6 @@ mod tests {
         assert!(text.contains("observed: y"), "{text}");
         assert!(text.contains("| -> request v6"), "{text}");
         assert!(text.contains("2 cases: 1 pass"), "{text}");
+        assert!(text.contains("sanity exchange failed a check: response fails cmid_echo"));
     }
 }

@@ -4,27 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How binding the rule a case checks is (RFC 2119 spirit).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Level {
-    /// A real client would not activate, or the host broke, when this is missed.
-    Must,
-    /// Missing it is still interoperable, but is a deviation worth reporting.
-    Should,
-    /// Behaviour the documents leave open: recorded, never a failure.
-    Info,
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::Info => "INFO",
-        })
-    }
-}
+pub use crate::model::rules::Level;
 
 /// The outcome of one case against one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

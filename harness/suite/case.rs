@@ -306,7 +306,9 @@ fn default_mutation_scope() -> String {
 
 /// What kind of answer is acceptable: one name or a list of `answer` (a KMS response),
 /// `error` (a response with an HRESULT error stub), `fault` (an RPC fault PDU), `close` (the
-/// host closed the connection cleanly), `reject` (bind_nak / provider rejection).
+/// host closed the connection cleanly), `reject` (bind_nak / provider rejection), `silence`
+/// (nothing within the read timeout, connection still open: the host is rightly waiting for
+/// bytes a lying length promised; valid for `raw` and `request` steps).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum OutcomeSet {
@@ -339,6 +341,10 @@ pub struct RequestExpect {
     /// Run a sanity exchange on a fresh connection afterwards (robustness cases).
     #[serde(default)]
     pub then_sanity: bool,
+    /// The answer must arrive within this many milliseconds after the request's last byte was
+    /// written (a latency bound, e.g. for hosts that delay V4 answers).
+    #[serde(default)]
+    pub max_latency_ms: Option<u64>,
     /// Level override for the explicit expectations of this step (default: the case level).
     #[serde(default)]
     pub level: Option<Level>,
@@ -431,7 +437,11 @@ pub struct ServiceStep {
     /// Whether the machine is virtual.
     #[serde(default)]
     pub vm: bool,
-    /// Expected result: `ok` or an HRESULT (hex).
+    /// Whether the machines were configured as KMS clients before (rule MAK-AFTER-KMS).
+    #[serde(default)]
+    pub was_kms_client: bool,
+    /// Expected result: `ok`, an HRESULT (hex), or `refused` (a refusal Microsoft documents
+    /// no HRESULT for, such as an edition outside the key's product key group).
     pub expect: String,
     /// Expected remaining budget afterwards.
     #[serde(default)]

@@ -1,12 +1,14 @@
 //! Targets: every candidate host behind one trait, so the same case runs against the embedded
 //! reference host on loopback or a live server. This layer moves bytes; it never judges them.
 
+pub mod embedded;
 pub mod tcp;
 
 use crate::wire::FileTime;
 use std::fmt;
 use std::time::Duration;
 
+pub use embedded::{EmbeddedConfig, EmbeddedHost};
 pub use tcp::{LiveTarget, TcpConnection, Timeouts};
 
 /// What is declared or known about a target; cases whose preconditions are unknown are SKIP.
@@ -18,8 +20,8 @@ pub struct TargetFacts {
     pub resettable: bool,
     /// The harness can move the host's clock (the embedded host).
     pub clock_control: bool,
-    /// The host key (CSVLK family) the host holds, when declared.
-    pub host_key: Option<String>,
+    /// The host keys (CSVLK family names) the host holds, when declared.
+    pub host_keys: Vec<String>,
     /// Declared profile (e.g. `strict`).
     pub profile: Option<String>,
 }

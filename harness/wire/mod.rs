@@ -3,6 +3,7 @@
 //! Every public parser takes a byte slice and returns a typed value or a [`WireError`] naming
 //! the field and byte offset; every encoder returns the exact bytes.
 
+pub(crate) mod cursor;
 pub mod error;
 pub mod filetime;
 pub mod guid;

@@ -1,9 +1,10 @@
-//! Bounds-checked fixed-size reads shared by the KMS parsers.
+//! Fixed-offset reads for the KMS parsers (KMS structures are fixed layouts, so the parsers
+//! address fields by offset), on top of the wire layer's shared nom-based [`Reader`].
 
 use uuid::Uuid;
 
-use crate::wire::guid::guid_from_wire;
-use crate::wire::{WireError, WireResult};
+use crate::wire::cursor::Reader;
+use crate::wire::WireResult;
 
 /// `N` bytes at `off`, or a `Truncated` error naming `field`.
 pub(crate) fn take<const N: usize>(
@@ -11,24 +12,22 @@ pub(crate) fn take<const N: usize>(
     off: usize,
     field: &'static str,
 ) -> WireResult<[u8; N]> {
-    buf.get(off..off.saturating_add(N))
-        .and_then(|s| <[u8; N]>::try_from(s).ok())
-        .ok_or_else(|| WireError::truncated(field, off, N, buf.len().saturating_sub(off)))
+    Reader::at(buf, off).array::<N>(field)
 }
 
 /// A little-endian u32 at `off`.
 pub(crate) fn u32_at(buf: &[u8], off: usize, field: &'static str) -> WireResult<u32> {
-    take::<4>(buf, off, field).map(u32::from_le_bytes)
+    Reader::at(buf, off).u32(field)
 }
 
 /// A little-endian u64 at `off`.
 pub(crate) fn u64_at(buf: &[u8], off: usize, field: &'static str) -> WireResult<u64> {
-    take::<8>(buf, off, field).map(u64::from_le_bytes)
+    Reader::at(buf, off).u64(field)
 }
 
 /// A wire-form GUID at `off`.
 pub(crate) fn guid_at(buf: &[u8], off: usize, field: &'static str) -> WireResult<Uuid> {
-    take::<16>(buf, off, field).map(|b| guid_from_wire(&b))
+    Reader::at(buf, off).guid(field)
 }
 
 /// Lowercase hex of `bytes`, for report strings.

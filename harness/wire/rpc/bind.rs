@@ -2,8 +2,8 @@
 //! presentation contexts offered. Any number of transfer syntaxes per element is decoded
 //! correctly (the reference servers assume exactly one; we do not).
 
-use super::cursor::Reader;
 use super::syntax::{SyntaxId, SYNTAX_ID_LEN};
+use crate::wire::cursor::Reader;
 use crate::wire::WireResult;
 use std::borrow::Cow;
 

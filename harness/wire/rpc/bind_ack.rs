@@ -1,9 +1,9 @@
 //! `bind_ack` / `alter_context_resp` body (spec §1.8): frag sizes, association group, the
 //! secondary address (port string) with its alignment pad kept raw, and per-context results.
 
-use super::cursor::Reader;
 use super::header::HEADER_LEN;
 use super::syntax::SyntaxId;
+use crate::wire::cursor::Reader;
 use crate::wire::WireResult;
 use std::borrow::Cow;
 

@@ -1,8 +1,8 @@
 //! `request`, `response` and `fault` bodies (spec §1.10, §1.11). The stub is kept as bytes;
 //! [`super::stub`] decodes the KMS operation's NDR framing inside it.
 
-use super::cursor::Reader;
 use super::header::{PfcFlags, HEADER_LEN};
+use crate::wire::cursor::Reader;
 use crate::wire::guid::guid_to_wire;
 use crate::wire::WireResult;
 use std::borrow::Cow;

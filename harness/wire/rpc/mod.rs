@@ -15,7 +15,6 @@
 mod bind;
 mod bind_ack;
 mod call;
-mod cursor;
 pub mod header;
 pub mod pdu;
 pub mod stub;

@@ -13,8 +13,8 @@
 use super::bind::Bind;
 use super::bind_ack::{BindAck, BindNak};
 use super::call::{Fault, Request, Response};
-use super::cursor::Reader;
 use super::header::{DataRep, Header, PduType, PfcFlags, HEADER_LEN, RPC_VERS};
+use crate::wire::cursor::Reader;
 use crate::wire::{WireError, WireResult};
 
 /// The header fields a PDU carries besides its type and lengths (which the encoder computes).

@@ -5,7 +5,7 @@
 //! `max_count` decides how many bytes the message has and is checked against the bytes
 //! present before slicing (nothing is allocated from it).
 
-use super::cursor::Reader;
+use crate::wire::cursor::Reader;
 use crate::wire::{WireError, WireResult};
 
 /// Which NDR transfer syntax frames the stub (decided by the presentation context).

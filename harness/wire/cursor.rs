@@ -1,8 +1,12 @@
-//! A bounds-checked little-endian reader over one PDU (or stub), so every refusal carries the
-//! field name and its byte offset from the start of the buffer being parsed.
+//! The wire layer's one field reader: nom's little-endian number and byte parsers, wrapped so
+//! every refusal carries the field name and its byte offset from the start of the buffer being
+//! parsed (nom's own errors know neither). Shared by the DCE/RPC and KMS parsers.
 
 use crate::wire::guid::{guid_from_wire, GUID_LEN};
 use crate::wire::{WireError, WireResult};
+use nom::bytes::complete::take as nom_take;
+use nom::number::complete::{le_u16, le_u32, le_u64, le_u8};
+use nom::IResult;
 use uuid::Uuid;
 
 /// Reads fields front to back from a slice; never panics, never reads past the end.
@@ -28,17 +32,30 @@ impl<'a> Reader<'a> {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    /// Runs one nom parser at the current position; on failure, a `Truncated` error naming
+    /// `field` (the only way nom's complete-input number and byte parsers fail).
+    fn run<T>(
+        &mut self,
+        needed: usize,
+        field: &'static str,
+        parser: impl FnOnce(&'a [u8]) -> IResult<&'a [u8], T>,
+    ) -> WireResult<T> {
+        let input = self.buf.get(self.pos..).unwrap_or(&[]);
+        let available = input.len();
+        match parser(input) {
+            Ok((rest, value)) => {
+                self.pos += available - rest.len();
+                Ok(value)
+            }
+            Err(_) => Err(WireError::truncated(field, self.pos, needed, available)),
+        }
+    }
+
     /// Takes `n` bytes or refuses with `Truncated` naming `field`.
     pub(crate) fn take(&mut self, n: usize, field: &'static str) -> WireResult<&'a [u8]> {
-        let available = self.remaining();
-        if n > available {
-            return Err(WireError::truncated(field, self.pos, n, available));
-        }
-        let start = self.pos;
-        self.pos += n;
-        self.buf
-            .get(start..start + n)
-            .ok_or(WireError::truncated(field, start, n, available))
+        self.run(n, field, |i| {
+            nom_take::<usize, &[u8], nom::error::Error<&[u8]>>(n)(i)
+        })
     }
 
     /// Takes a fixed-size array.
@@ -49,20 +66,24 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// One byte.
     pub(crate) fn u8(&mut self, field: &'static str) -> WireResult<u8> {
-        Ok(self.array::<1>(field)?[0])
+        self.run(1, field, le_u8)
     }
 
+    /// A little-endian u16.
     pub(crate) fn u16(&mut self, field: &'static str) -> WireResult<u16> {
-        Ok(u16::from_le_bytes(self.array(field)?))
+        self.run(2, field, le_u16)
     }
 
+    /// A little-endian u32.
     pub(crate) fn u32(&mut self, field: &'static str) -> WireResult<u32> {
-        Ok(u32::from_le_bytes(self.array(field)?))
+        self.run(4, field, le_u32)
     }
 
+    /// A little-endian u64.
     pub(crate) fn u64(&mut self, field: &'static str) -> WireResult<u64> {
-        Ok(u64::from_le_bytes(self.array(field)?))
+        self.run(8, field, le_u64)
     }
 
     /// A mixed-endian wire GUID.

@@ -1,0 +1,65 @@
+//! Entry points shared by cargo-fuzz targets and regression tests.
+//!
+//! One function per fuzz target (`fuzz/fuzz_targets/<name>.rs` is a one-line shim around it),
+//! so a crash found by libFuzzer replays under plain `cargo test` (`tests/fuzz_regressions.rs`).
+//! Every function accepts any input and panics only when a *property* is violated — a decode →
+//! encode → decode round trip that is not stable, lengths that do not add up, an error that
+//! points outside its input, a model invariant that breaks — never merely because the input is
+//! malformed (that must be a typed error).
+//!
+//! | target         | function                 | property                                                |
+//! |----------------|--------------------------|---------------------------------------------------------|
+//! | `rpc_pdu`      | [`fuzz_rpc_pdu`]         | accepted PDU/stub re-encodes byte-exact; framing agrees |
+//! | `pdu_stream`   | [`fuzz_pdu_stream`]      | framing independent of TCP chunking; lengths add up     |
+//! | `kms_request`  | [`fuzz_kms_request`]     | parse → encode → parse equal; exact bytes when valid    |
+//! | `kms_response` | [`fuzz_kms_response`]    | check list complete; verified response re-encodes exact |
+//! | `epid`         | [`fuzz_epid`]            | canonical rendering re-parses equal; one check on error |
+//! | `capture`      | [`fuzz_capture`]         | terminates; summary counters equal the events emitted   |
+//! | `spec_yaml`    | [`fuzz_spec_yaml`]       | error lines inside the text; strict ⇒ permissive        |
+//! | `model`        | [`fuzz_model`]           | count ≤ cache, repeat CMID no rise, budgets exact       |
+//! | `host_connection` | [`fuzz_host_connection`] | bounded whole-PDU replies; still serves a genuine client |
+//!
+//! [`seeds`] builds seed inputs for every target from the shared corpus, local captures and
+//! spec files (used by `cargo run --example fuzz_seeds` and by the regression tests).
+
+mod capture;
+mod host;
+mod kms;
+mod model;
+mod rpc;
+pub mod seeds;
+mod spec;
+
+pub use capture::fuzz_capture;
+pub use host::fuzz_host_connection;
+pub use kms::{fuzz_epid, fuzz_kms_request, fuzz_kms_response};
+#[cfg(feature = "arbitrary")]
+pub use model::fuzz_model_bytes;
+pub use model::{fuzz_model, ModelEvent};
+pub use rpc::{fuzz_pdu_stream, fuzz_rpc_pdu};
+pub use spec::fuzz_spec_yaml;
+
+/// A fuzz entry point over raw bytes.
+pub type ByteTarget = fn(&[u8]);
+
+/// The byte-input fuzz targets by name (the model target is structure-aware and takes
+/// [`ModelEvent`]s instead), in the order CI runs them.
+pub const BYTE_TARGETS: [(&str, ByteTarget); 8] = [
+    ("rpc_pdu", fuzz_rpc_pdu),
+    ("pdu_stream", fuzz_pdu_stream),
+    ("kms_request", fuzz_kms_request),
+    ("kms_response", fuzz_kms_response),
+    ("epid", fuzz_epid),
+    ("capture", fuzz_capture),
+    ("spec_yaml", fuzz_spec_yaml),
+    ("host_connection", fuzz_host_connection),
+];
+
+/// Asserts a wire error points inside (or just past the end of) the input it describes.
+fn assert_offset_within(err: &crate::wire::WireError, len: usize, what: &str) {
+    assert!(
+        err.offset <= len,
+        "{what}: error offset {} beyond the {len}-byte input: {err:?}",
+        err.offset
+    );
+}

@@ -1,0 +1,100 @@
+//! `kmsspec run`: picks the target (embedded host, or a live one on loopback unless
+//! `--allow-remote`), loads the specs, runs them, prints the terminal report and writes the
+//! JSON / JUnit / baseline outputs. A baseline change makes the run exit 1 (a protocol
+//! regression is a failure until the baseline is updated with `--update-baseline`).
+
+use super::names::load_default;
+use super::runner::{run_suite, RunOptions};
+use super::transcript::baseline_text;
+use crate::cli::{RunArgs, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use crate::report::baseline::{compare, BaselineComparison};
+use crate::report::expect::Expectations;
+use crate::report::{junit, terminal, to_json};
+use crate::target::embedded::{EmbeddedConfig, EmbeddedHost};
+use crate::target::{LiveTarget, Target, TargetFacts, Timeouts};
+use std::time::Duration;
+
+/// Runs `kmsspec run` and returns the process exit status.
+pub fn run(args: &RunArgs) -> i32 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kmsspec: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn run_inner(args: &RunArgs) -> Result<i32, String> {
+    let cases = load_default(&args.specs).map_err(|e| e.to_string())?;
+    let expectations = match &args.expect {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Expectations::parse(&p.display().to_string(), &text)?
+        }
+        None => Default::default(),
+    };
+    let opts = RunOptions {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+        expectations,
+        profile: args.target.profile.clone(),
+        seed: 1,
+        progress: !args.quiet,
+    };
+    let t = &args.target;
+    let target: Box<dyn Target> = match &t.target {
+        None => Box::new(
+            EmbeddedHost::start(EmbeddedConfig::default())
+                .map_err(|e| format!("cannot start the embedded host: {e}"))?,
+        ),
+        Some(addr) => {
+            let timeouts = Timeouts {
+                connect: Duration::from_millis(t.connect_timeout_ms),
+                read: Duration::from_millis(t.read_timeout_ms),
+                write: Duration::from_millis(t.write_timeout_ms),
+                ..Timeouts::default()
+            };
+            let facts = TargetFacts {
+                fresh: t.fresh,
+                resettable: false,
+                clock_control: false,
+                host_keys: t.host_key.clone(),
+                profile: t.profile.clone(),
+            };
+            Box::new(
+                LiveTarget::new(addr, timeouts, facts, t.allow_remote)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+    };
+    let report = run_suite(target.as_ref(), &cases, &opts);
+    print!("{}", terminal::render(&report));
+    if let Some(p) = &args.json {
+        std::fs::write(p, to_json(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, junit::to_junit_xml(&report))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let mut code = report.exit_code();
+    if let Some(p) = &args.baseline {
+        let current = baseline_text(&report);
+        if args.update_baseline {
+            std::fs::write(p, &current).map_err(|e| format!("{}: {e}", p.display()))?;
+            println!("baseline written to {}", p.display());
+        } else {
+            let stored = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            match compare(&stored, &current) {
+                BaselineComparison::Same => println!("baseline: unchanged"),
+                BaselineComparison::Changed(diff) => {
+                    println!("baseline: CHANGED\n{diff}");
+                    code = code.max(EXIT_FAIL);
+                }
+            }
+        }
+    } else if args.update_baseline {
+        return Err("--update-baseline needs --baseline FILE".into());
+    }
+    Ok(if code == 0 { EXIT_OK } else { code })
+}
