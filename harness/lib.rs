@@ -12,6 +12,7 @@ pub mod cli;
 pub mod client;
 pub mod fuzzing;
 pub mod host;
+pub mod livefuzz;
 pub mod model;
 pub mod report;
 pub mod rng;

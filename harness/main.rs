@@ -19,7 +19,8 @@ fn main() {
         },
         Command::Run(args) => kmsspec::suite::command::run(&args),
         Command::Decode(args) => kmsspec::cli::decode::run(&args),
-        Command::Replay(_) | Command::Fuzz(_) => {
+        Command::Fuzz(args) => kmsspec::livefuzz::run::command(&args),
+        Command::Replay(_) => {
             eprintln!("kmsspec: this command is being built");
             EXIT_USAGE
         }
