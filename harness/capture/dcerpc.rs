@@ -269,6 +269,9 @@ pub struct CallPdu<'a> {
     /// Whether any bind was seen on the connection (false: capture started mid-connection or
     /// the client never bound).
     pub any_bind: bool,
+    /// The whole PDU when the call came in one fragment (replay judges its header), else
+    /// `None`.
+    pub pdu: Option<&'a [u8]>,
 }
 
 /// What an [`Association`] reports.
@@ -480,6 +483,7 @@ impl Association {
                 c.pfc_flags,
                 r.p_cont_id,
                 r.opnum,
+                bytes,
                 r.stub,
                 emit,
             ),
@@ -490,6 +494,7 @@ impl Association {
                 c.pfc_flags,
                 r.p_cont_id,
                 0,
+                bytes,
                 r.stub,
                 emit,
             ),
@@ -520,7 +525,7 @@ impl Association {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn call<F: FnMut(RpcEvent<'_>)>(
+    fn call<'s, F: FnMut(RpcEvent<'_>)>(
         &mut self,
         side: Side,
         offset: u64,
@@ -528,7 +533,8 @@ impl Association {
         flags: PfcFlags,
         p_cont_id: u16,
         opnum: u16,
-        stub: Cow<'_, [u8]>,
+        raw: &'s [u8],
+        stub: Cow<'s, [u8]>,
         emit: &mut F,
     ) {
         let first = flags.contains(PfcFlags::FIRST_FRAG);
@@ -559,6 +565,7 @@ impl Association {
                     offset,
                     context,
                     any_bind,
+                    pdu: Some(raw),
                 },
                 emit,
             );
@@ -629,6 +636,7 @@ impl Association {
                     offset: p.offset,
                     context,
                     any_bind,
+                    pdu: None,
                 },
                 emit,
             );

@@ -23,7 +23,7 @@ use super::reader::{CaptureError, CaptureReader};
 use super::reassembly::{ConnId, Direction, Event, FlowConfig, Warning};
 use super::records::{
     hresult_text, BindRecord, ContextRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow,
-    GapRecord, Record, RequestView, ResponseView, SummaryRecord,
+    GapRecord, RawExchange, Record, RequestView, ResponseView, SummaryRecord,
 };
 use crate::wire::kms::{verify_parsed, DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{
@@ -328,6 +328,12 @@ impl Calls {
             response_error: None,
             checks: Default::default(),
             failed: Vec::new(),
+            raw: p.request.as_ref().ok().map(|r| {
+                Arc::new(RawExchange {
+                    request: Some(r.clone()),
+                    ..RawExchange::default()
+                })
+            }),
         }
     }
 
@@ -360,9 +366,15 @@ impl Calls {
                 response_error: None,
                 checks: Default::default(),
                 failed: Vec::new(),
+                raw: None,
             },
         };
         x.response_packet = Some(packet);
+        let mut raw = RawExchange {
+            request: pending.as_ref().and_then(|p| p.request.as_ref().ok().cloned()),
+            response_pdu: c.pdu.map(<[u8]>::to_vec),
+            response_message: None,
+        };
         let ndr = pending
             .as_ref()
             .and_then(|p| p.ndr)
@@ -375,6 +387,7 @@ impl Calls {
                 x.response = Some(ResponseView::error(hresult))
             }
             Ok(s @ ResponseStub::Success { message, .. }) => {
+                raw.response_message = Some(message.to_vec());
                 let parsed = DecodedResponse::parse(message);
                 match &parsed {
                     Ok(r) => x.response = Some(ResponseView::of(r, s.return_value())),
@@ -389,6 +402,7 @@ impl Calls {
                 }
             }
         }
+        x.raw = Some(Arc::new(raw));
         out.record(Record::Exchange(Box::new(x)));
     }
 

@@ -299,6 +299,21 @@ pub struct ExchangeRecord {
     pub checks: Checks,
     /// The failed checks in detail.
     pub failed: Vec<FailedCheck>,
+    /// The decoded request and raw response bytes, for judging the exchange again (replay);
+    /// not serialised.
+    #[serde(skip)]
+    pub raw: Option<Arc<RawExchange>>,
+}
+
+/// What replay needs beyond the views: the decoded request and the response as captured.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawExchange {
+    /// The decoded request, when it decoded.
+    pub request: Option<DecodedRequest>,
+    /// The whole response PDU when it came in one fragment.
+    pub response_pdu: Option<Vec<u8>>,
+    /// The KMS response message of a success stub.
+    pub response_message: Option<Vec<u8>>,
 }
 
 impl ExchangeRecord {
