@@ -371,7 +371,9 @@ impl Calls {
         };
         x.response_packet = Some(packet);
         let mut raw = RawExchange {
-            request: pending.as_ref().and_then(|p| p.request.as_ref().ok().cloned()),
+            request: pending
+                .as_ref()
+                .and_then(|p| p.request.as_ref().ok().cloned()),
             response_pdu: c.pdu.map(<[u8]>::to_vec),
             response_message: None,
         };
