@@ -107,7 +107,7 @@ pub fn replay_bytes(bytes: &[u8], stem: &str, opts: &ReplayOptions<'_>) -> Vec<C
         stem: stem.to_string(),
         times: packet_times(bytes),
         hosts: HashMap::new(),
-        target_host: KmsHost::observing(HostConfig::default()).ok(),
+        target_host: KmsHost::observing(unknown_host_config()).ok(),
         flows: Vec::new(),
         bound: Vec::new(),
         opts,
@@ -207,6 +207,33 @@ fn ndr_of(name: Option<&str>) -> NdrSyntax {
         Some("ndr64") => NdrSyntax::Ndr64,
         _ => NdrSyntax::Ndr32,
     }
+}
+
+/// The model configuration for a host whose keys are unknown: the newest Windows host key and
+/// every Office host key (an Office key serves its own release only), so the model never
+/// refuses a
+/// product that some host key could serve.
+pub fn unknown_host_config() -> HostConfig {
+    let mut c = HostConfig::default();
+    let template = c.keys.first().cloned();
+    if let Some(t) = template {
+        c.keys = [
+            "Windows Server 2025",
+            "Office LTSC 2024",
+            "Office LTSC 2021",
+            "Office 2019",
+            "Office 2016",
+            "Office 2013",
+            "Office 2010",
+        ]
+        .into_iter()
+        .map(|name| crate::model::InstalledKey {
+            host_key: name.to_string(),
+            ..t.clone()
+        })
+        .collect();
+    }
+    c
 }
 
 fn hr(v: u32) -> String {
@@ -499,7 +526,7 @@ impl CaptureState<'_> {
         let now = self.now_for(x, req);
         let server = x.flow.server.to_string();
         if !self.hosts.contains_key(&server) {
-            if let Ok(h) = KmsHost::observing(HostConfig::default()) {
+            if let Ok(h) = KmsHost::observing(unknown_host_config()) {
                 self.hosts.insert(server.clone(), h);
             }
         }
