@@ -73,7 +73,9 @@ fn activated_captures_pass() {
 /// would report 0xC004F038.
 #[test]
 fn s19_low_counts_are_permitted_but_do_not_activate() {
-    let Some(cs) = cases("s19_vlmcs-v6-3req_vlmcsd-M1-E1") else { return };
+    let Some(cs) = cases("s19_vlmcs-v6-3req_vlmcsd-M1-E1") else {
+        return;
+    };
     assert_eq!(cs.len(), 3);
     for c in &cs {
         assert_eq!(c.verdict, Verdict::Info, "{c:#?}");
@@ -87,22 +89,31 @@ fn s19_low_counts_are_permitted_but_do_not_activate() {
 /// s15: unknown KMS id → 0xC004F042, which the model allows (HIER-UNKNOWN-KMS-ID).
 #[test]
 fn s15_unknown_kms_id_refusal_is_permitted() {
-    let Some(cs) = cases("s15_vlmcs-v6-unknownkmsid_vlmcsd-K3") else { return };
+    let Some(cs) = cases("s15_vlmcs-v6-unknownkmsid_vlmcsd-K3") else {
+        return;
+    };
     assert_eq!(cs.len(), 1);
     let m = finding(&cs[0], "model.outcome");
     assert!(m.passed, "{m:?}");
     assert!(m.observed.contains("HIER-UNKNOWN-KMS-ID"), "{}", m.observed);
-    assert!(finding(&cs[0], "client.activates").observed.contains("0xC004F042"));
+    assert!(finding(&cs[0], "client.activates")
+        .observed
+        .contains("0xC004F042"));
     assert_ne!(cs[0].verdict, Verdict::Fail);
 }
 
 /// s17: version 7.0 → 0x8007000D, the expected refusal of an unsupported version.
 #[test]
 fn s17_unsupported_version_refusal_passes() {
-    let Some(cs) = cases("s17_vlmcs-K7.0_vlmcsd") else { return };
+    let Some(cs) = cases("s17_vlmcs-K7.0_vlmcsd") else {
+        return;
+    };
     assert_eq!(cs.len(), 1);
     assert_eq!(cs[0].verdict, Verdict::Pass, "{:#?}", cs[0]);
-    assert!(cs[0].findings.iter().any(|f| f.observed.contains("0x8007000D")));
+    assert!(cs[0]
+        .findings
+        .iter()
+        .any(|f| f.observed.contains("0x8007000D")));
 }
 
 /// s16: vlmcsd refuses N=1001 with 0x8007000D; the model expects an answer (no rule limits N),
@@ -124,11 +135,15 @@ fn s16_and_s18_model_verdicts() {
 /// s20: the first request is answered; the second got no response (server closed): FAIL.
 #[test]
 fn s20_second_request_has_no_answer() {
-    let Some(cs) = cases("s20_vlmcs-v6-2req_vlmcsd-d") else { return };
+    let Some(cs) = cases("s20_vlmcs-v6-2req_vlmcsd-d") else {
+        return;
+    };
     assert_eq!(cs.len(), 2);
     assert_eq!(cs[0].verdict, Verdict::Pass);
     assert_eq!(cs[1].verdict, Verdict::Fail);
-    assert!(finding(&cs[1], "replay.answered").observed.contains("no answer"));
+    assert!(finding(&cs[1], "replay.answered")
+        .observed
+        .contains("no answer"));
 }
 
 /// s28: nca_unk_if for a request without bind is the documented behaviour; malformed client
@@ -147,7 +162,10 @@ fn malformed_captures() {
     ] {
         let Some(cs) = cases(stem) else { return };
         assert!(!cs.is_empty(), "{stem}");
-        assert!(cs.iter().all(|c| c.verdict == Verdict::Info), "{stem}: {cs:#?}");
+        assert!(
+            cs.iter().all(|c| c.verdict == Verdict::Info),
+            "{stem}: {cs:#?}"
+        );
     }
     if let Some(cs) = cases("s31_malformed-short-stub_vlmcsd") {
         assert_eq!(cs[0].verdict, Verdict::Pass, "{:#?}", cs[0]);

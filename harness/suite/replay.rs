@@ -111,7 +111,7 @@ pub fn replay_bytes(bytes: &[u8], stem: &str, opts: &ReplayOptions<'_>) -> Vec<C
         flows: Vec::new(),
         bound: Vec::new(),
         opts,
-        rng: SplitMix64::new(opts.seed ^ 0x5EED_0F_AE9_1A7),
+        rng: SplitMix64::new(opts.seed ^ 0x5EED_0FAE_91A7),
         cases: Vec::new(),
     };
     let mut records = Vec::new();
