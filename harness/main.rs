@@ -18,11 +18,9 @@ fn main() {
             }
         },
         Command::Run(args) => kmsspec::suite::command::run(&args),
+        Command::Decode(args) => kmsspec::cli::decode::run(&args),
         Command::Fuzz(args) => kmsspec::livefuzz::run::command(&args),
-        Command::Replay(_) | Command::Decode(_) => {
-            eprintln!("kmsspec: this command is being built");
-            EXIT_USAGE
-        }
+        Command::Replay(args) => kmsspec::suite::replay::command(&args),
     };
     std::process::exit(code);
 }

@@ -1,5 +1,7 @@
 //! Command-line interface: clap definitions, exit codes, progress bars. No protocol logic.
 
+pub mod decode;
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 

@@ -7,5 +7,6 @@ pub mod list;
 pub mod loader;
 pub mod mutate;
 pub mod names;
+pub mod replay;
 pub mod runner;
 pub mod transcript;

@@ -1,0 +1,775 @@
+//! Capture → typed, verified KMS records: the library behind `kmsspec decode`, replay and the
+//! fuzz targets. [`Decoder`] is sans-I/O (feed it reassembly [`Event`]s); [`decode_capture`]
+//! drives it from any reader.
+//!
+//! Per connection: two [`PduFramer`]s, an [`Association`], and the calls awaiting an answer
+//! (paired by call id). A connection is KMS once a bind names the KMS interface; calls on a
+//! connection with no bind seen (capture started mid-connection, or a client that never bound)
+//! are still tried as KMS — always when the server port is the KMS port hint, otherwise only
+//! when the stub decodes as a KMS request. Non-DCE/RPC connections off the KMS port are ignored
+//! quietly.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::dcerpc::{
+    Association, BindOutcome, CallPdu, Framed, PduFramer, RpcEvent, Side, MAX_OPEN_CALLS,
+};
+use super::pipeline::Pipeline;
+use super::reader::{CaptureError, CaptureReader};
+use super::reassembly::{ConnId, Direction, Event, FlowConfig, Warning};
+use super::records::{
+    hresult_text, BindRecord, ContextRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow,
+    GapRecord, RawExchange, Record, RequestView, ResponseView, SummaryRecord,
+};
+use crate::wire::kms::{verify_parsed, DecodedRequest, DecodedResponse};
+use crate::wire::rpc::{
+    NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, NCA_PROTO_ERROR,
+    NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
+};
+
+/// Decoder settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeConfig {
+    /// Reassembly limits (its `server_port` is also the KMS port hint).
+    pub flow: FlowConfig,
+    /// Report progress every this many packets (0: never).
+    pub progress_every: u64,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        DecodeConfig {
+            flow: FlowConfig::default(),
+            progress_every: 4096,
+        }
+    }
+}
+
+/// A call waiting for its response.
+struct Pending {
+    call_id: u32,
+    context_id: u16,
+    ndr: Option<NdrSyntax>,
+    ndr_guessed: bool,
+    fragments: u32,
+    packet: u64,
+    request: Result<DecodedRequest, String>,
+}
+
+/// Per-connection state apart from the framers.
+struct Calls {
+    flow: Flow,
+    kms_port: bool,
+    /// Seen a well-formed PDU (so the stream is DCE/RPC).
+    seen_pdu: bool,
+    /// Not DCE/RPC and not on the KMS port: ignore the rest quietly.
+    ignored: bool,
+    kms: bool,
+    pending: Vec<Pending>,
+}
+
+struct Conn {
+    framers: [PduFramer; 2],
+    assoc: Association,
+    calls: Calls,
+}
+
+/// Where records go, plus running totals.
+struct Out<'a, F> {
+    name: &'a Arc<str>,
+    sum: &'a mut SummaryRecord,
+    emit: &'a mut F,
+}
+
+impl<F: FnMut(&Record)> Out<'_, F> {
+    fn record(&mut self, r: Record) {
+        match &r {
+            Record::Bind(_) => self.sum.binds += 1,
+            Record::Exchange(x) => {
+                self.sum.exchanges += 1;
+                if x.response.is_some() {
+                    self.sum.answered += 1;
+                }
+                if !x.failed.is_empty() {
+                    self.sum.failed_exchanges += 1;
+                    self.sum.failed_checks += x.failed.len() as u64;
+                }
+                if x.request_error.is_some() || x.response_error.is_some() {
+                    self.sum.undecodable += 1;
+                }
+            }
+            Record::Fault(_) => self.sum.faults += 1,
+            Record::Gap(_) => self.sum.gaps += 1,
+            Record::Error(_) => self.sum.errors += 1,
+            Record::Summary(_) => {}
+        }
+        (self.emit)(&r);
+    }
+
+    fn error(&mut self, flow: Option<&Flow>, side: Option<Side>, at: ErrAt, message: String) {
+        let (layer, packet, file_offset, stream_offset) = match at {
+            ErrAt::Stream(p, o) => ("rpc", Some(p), None, Some(o)),
+            ErrAt::Packet(p) => ("packet", Some(p), None, None),
+        };
+        self.record(Record::Error(ErrorRecord {
+            capture: self.name.to_owned(),
+            flow: flow.cloned(),
+            layer,
+            packet,
+            file_offset,
+            stream_offset,
+            direction: side.map(side_dir),
+            message,
+        }));
+    }
+}
+
+enum ErrAt {
+    Stream(u64, u64),
+    Packet(u64),
+}
+
+fn side_dir(s: Side) -> &'static str {
+    match s {
+        Side::Client => "to_server",
+        Side::Server => "to_client",
+    }
+}
+
+fn ndr_name(s: NdrSyntax) -> &'static str {
+    match s {
+        NdrSyntax::Ndr32 => "ndr32",
+        NdrSyntax::Ndr64 => "ndr64",
+    }
+}
+
+/// Decodes a request stub's KMS message with `syntax`.
+fn decode_request(stub: &[u8], syntax: NdrSyntax) -> Result<DecodedRequest, String> {
+    let s = RequestStub::parse(stub, syntax).map_err(|e| format!("request stub: {e}"))?;
+    DecodedRequest::parse(s.message).map_err(|e| format!("request message: {e}"))
+}
+
+/// Picks the syntax a stub most plausibly uses when no bind told: the one whose framing
+/// validates (NDR32 first, the common case).
+fn guess_syntax(stub: &[u8]) -> NdrSyntax {
+    for s in [NdrSyntax::Ndr32, NdrSyntax::Ndr64] {
+        if RequestStub::parse(stub, s).is_ok_and(|r| r.validate(s).is_ok()) {
+            return s;
+        }
+    }
+    NdrSyntax::Ndr32
+}
+
+/// Like [`guess_syntax`], for a response stub whose request was not captured.
+fn guess_response_syntax(stub: &[u8]) -> NdrSyntax {
+    for s in [NdrSyntax::Ndr32, NdrSyntax::Ndr64] {
+        if ResponseStub::parse(stub, s).is_ok_and(|r| r.validate(s).is_ok()) {
+            return s;
+        }
+    }
+    NdrSyntax::Ndr32
+}
+
+fn result_text(r: ResultKind) -> String {
+    match r {
+        ResultKind::Acceptance => "acceptance".into(),
+        ResultKind::UserRejection => "user_rejection".into(),
+        ResultKind::ProviderRejection => "provider_rejection".into(),
+        ResultKind::NegotiateAck => "negotiate_ack".into(),
+        ResultKind::Unknown(v) => format!("unknown:{v}"),
+    }
+}
+
+fn syntax_text(k: TransferSyntaxKind) -> String {
+    match k {
+        TransferSyntaxKind::Ndr32 => "ndr32".into(),
+        TransferSyntaxKind::Ndr64 => "ndr64".into(),
+        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}"),
+        TransferSyntaxKind::Other => "other".into(),
+    }
+}
+
+fn fault_name(status: u32) -> Option<&'static str> {
+    match status {
+        NCA_S_UNK_IF => Some("nca_unk_if"),
+        NCA_S_OP_RNG_ERROR => Some("nca_op_rng_error"),
+        NCA_PROTO_ERROR => Some("nca_proto_error"),
+        _ => None,
+    }
+}
+
+impl Calls {
+    fn rpc<F: FnMut(&Record)>(&mut self, ev: RpcEvent<'_>, packet: u64, out: &mut Out<'_, F>) {
+        match ev {
+            RpcEvent::Bind(b) => self.bind(b, out),
+            RpcEvent::Request(c) => self.request(c, packet, out),
+            RpcEvent::Response(c) => self.response(c, packet, out),
+            RpcEvent::Fault {
+                call_id, status, ..
+            } => {
+                let request = self
+                    .take(call_id)
+                    .and_then(|p| p.request.ok())
+                    .map(|r| Box::new(RequestView::of(&r)));
+                out.record(Record::Fault(FaultRecord {
+                    capture: out.name.clone(),
+                    flow: self.flow.clone(),
+                    call_id,
+                    status: hresult_text(status),
+                    status_name: fault_name(status),
+                    packet,
+                    request,
+                }));
+            }
+            RpcEvent::Problem {
+                side,
+                offset,
+                message,
+            } => out.error(
+                Some(&self.flow),
+                Some(side),
+                ErrAt::Stream(packet, offset),
+                message,
+            ),
+        }
+    }
+
+    fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
+        let kms = b
+            .contexts
+            .iter()
+            .any(|c| c.interface == crate::wire::rpc::KMS_INTERFACE_UUID);
+        self.kms |= kms;
+        let contexts = b
+            .contexts
+            .iter()
+            .map(|c| ContextRecord {
+                id: c.id,
+                interface: c.interface.to_string(),
+                version: format!("{}.{}", c.interface_version.0, c.interface_version.1),
+                proposed: c.proposed.iter().map(|k| syntax_text(*k)).collect(),
+                result: c.result.map(result_text),
+                reason: c.reason,
+                ndr: c.syntax.map(ndr_name),
+            })
+            .collect();
+        out.record(Record::Bind(BindRecord {
+            capture: out.name.clone(),
+            flow: self.flow.clone(),
+            call_id: b.call_id,
+            pdu: if b.alter { "alter_context" } else { "bind" },
+            answer: b.answer,
+            reject_reason: b.reject_reason,
+            kms,
+            contexts,
+        }));
+    }
+
+    fn take(&mut self, call_id: u32) -> Option<Pending> {
+        let i = self.pending.iter().position(|p| p.call_id == call_id)?;
+        Some(self.pending.remove(i))
+    }
+
+    fn request<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
+        let (ndr, guessed) = match c.context {
+            Some(ctx) if !ctx.kms => return, // another interface: not ours
+            Some(ctx) => match ctx.syntax {
+                Some(s) => (s, false),
+                None => (guess_syntax(&c.stub), true),
+            },
+            None => (guess_syntax(&c.stub), true),
+        };
+        let request = decode_request(&c.stub, ndr);
+        if c.context.is_none() && !c.any_bind && !self.kms_port && request.is_err() {
+            // No bind, not the KMS port, not a KMS request: not KMS traffic.
+            return;
+        }
+        self.kms = true;
+        if let Some(old) = self.take(c.call_id) {
+            self.unanswered(old, out);
+        }
+        if self.pending.len() >= MAX_OPEN_CALLS * 4 {
+            let old = self.pending.remove(0);
+            self.unanswered(old, out);
+        }
+        self.pending.push(Pending {
+            call_id: c.call_id,
+            context_id: c.p_cont_id,
+            ndr: Some(ndr),
+            ndr_guessed: guessed,
+            fragments: c.fragments,
+            packet,
+            request,
+        });
+    }
+
+    fn exchange_of(&self, p: &Pending, name: &Arc<str>) -> ExchangeRecord {
+        let (request, request_error) = match &p.request {
+            Ok(r) => (Some(RequestView::of(r)), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        ExchangeRecord {
+            capture: name.clone(),
+            flow: self.flow.clone(),
+            call_id: p.call_id,
+            ndr: p.ndr.map(ndr_name),
+            ndr_guessed: p.ndr_guessed,
+            context_id: p.context_id,
+            fragments: p.fragments,
+            request_packet: Some(p.packet),
+            response_packet: None,
+            request,
+            request_error,
+            response: None,
+            response_error: None,
+            checks: Default::default(),
+            failed: Vec::new(),
+            raw: p.request.as_ref().ok().map(|r| {
+                Arc::new(RawExchange {
+                    request: Some(r.clone()),
+                    ..RawExchange::default()
+                })
+            }),
+        }
+    }
+
+    fn unanswered<F: FnMut(&Record)>(&self, p: Pending, out: &mut Out<'_, F>) {
+        let x = self.exchange_of(&p, out.name);
+        out.record(Record::Exchange(Box::new(x)));
+    }
+
+    fn response<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
+        let pending = self.take(c.call_id);
+        if pending.is_none() && !self.kms && !self.kms_port {
+            return;
+        }
+        let ctx_ndr = c.context.and_then(|x| x.syntax);
+        let mut x = match &pending {
+            Some(p) => self.exchange_of(p, out.name),
+            None => ExchangeRecord {
+                capture: out.name.clone(),
+                flow: self.flow.clone(),
+                call_id: c.call_id,
+                ndr: None,
+                ndr_guessed: ctx_ndr.is_none(),
+                context_id: c.p_cont_id,
+                fragments: 0,
+                request_packet: None,
+                response_packet: None,
+                request: None,
+                request_error: None,
+                response: None,
+                response_error: None,
+                checks: Default::default(),
+                failed: Vec::new(),
+                raw: None,
+            },
+        };
+        x.response_packet = Some(packet);
+        let mut raw = RawExchange {
+            request: pending
+                .as_ref()
+                .and_then(|p| p.request.as_ref().ok().cloned()),
+            response_pdu: c.pdu.map(<[u8]>::to_vec),
+            response_message: None,
+        };
+        let ndr = pending
+            .as_ref()
+            .and_then(|p| p.ndr)
+            .or(ctx_ndr)
+            .unwrap_or_else(|| guess_response_syntax(&c.stub));
+        x.ndr = Some(ndr_name(ndr));
+        match ResponseStub::parse(&c.stub, ndr) {
+            Err(e) => x.response_error = Some(format!("response stub: {e}")),
+            Ok(ResponseStub::Error { hresult, .. }) => {
+                x.response = Some(ResponseView::error(hresult))
+            }
+            Ok(s @ ResponseStub::Success { message, .. }) => {
+                raw.response_message = Some(message.to_vec());
+                let parsed = DecodedResponse::parse(message);
+                match &parsed {
+                    Ok(r) => x.response = Some(ResponseView::of(r, s.return_value())),
+                    Err(e) => {
+                        x.response = Some(ResponseView::error(s.return_value()));
+                        x.response_error = Some(format!("response message: {e}"));
+                    }
+                }
+                if let Some(Ok(req)) = pending.as_ref().map(|p| &p.request) {
+                    let v = verify_parsed(req, parsed.as_ref().map_err(|e| *e));
+                    x.set_verification(&v);
+                }
+            }
+        }
+        x.raw = Some(Arc::new(raw));
+        out.record(Record::Exchange(Box::new(x)));
+    }
+
+    fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
+        for p in std::mem::take(&mut self.pending) {
+            self.unanswered(p, out);
+        }
+    }
+
+    fn framed<F: FnMut(&Record)>(
+        &mut self,
+        assoc: &mut Association,
+        side: Side,
+        f: Framed<'_>,
+        packet: u64,
+        out: &mut Out<'_, F>,
+    ) {
+        if self.ignored {
+            return;
+        }
+        match f {
+            Framed::Pdu { offset, bytes } => {
+                self.seen_pdu = true;
+                assoc.pdu(side, offset, bytes, &mut |ev| self.rpc(ev, packet, out));
+            }
+            Framed::BadHeader { offset, error } => {
+                if !self.seen_pdu && !self.kms_port {
+                    self.ignored = true;
+                    return;
+                }
+                out.error(
+                    Some(&self.flow),
+                    Some(side),
+                    ErrAt::Stream(packet, offset),
+                    format!("not a DCE/RPC PDU: {error}"),
+                );
+            }
+            Framed::Skipped { len, .. } => out.sum.skipped_bytes += len,
+        }
+    }
+}
+
+/// Hasher for connection ids: they are small sequential numbers assigned by reassembly (not
+/// taken from the capture), so a multiplicative mix is enough and much cheaper than SipHash.
+#[derive(Default)]
+struct ConnIdHasher(u64);
+
+impl Hasher for ConnIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Sans-I/O decoder: reassembly events in, records out.
+pub struct Decoder {
+    name: Arc<str>,
+    kms_port: u16,
+    conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
+    sum: SummaryRecord,
+}
+
+fn flow_of(client: SocketAddr, server: SocketAddr) -> Flow {
+    Flow {
+        client: Arc::from(client.to_string()),
+        server: Arc::from(server.to_string()),
+    }
+}
+
+impl Decoder {
+    /// A decoder for the capture called `name` (used in every record).
+    pub fn new(name: &str, kms_port: u16) -> Self {
+        Decoder {
+            name: Arc::from(name),
+            kms_port,
+            conns: HashMap::default(),
+            sum: SummaryRecord {
+                capture: Arc::from(name),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Handles one reassembly event.
+    pub fn event<F: FnMut(&Record)>(&mut self, ev: Event<'_>, emit: &mut F) {
+        let mut out = Out {
+            name: &self.name,
+            sum: &mut self.sum,
+            emit,
+        };
+        match ev {
+            Event::Opened {
+                conn,
+                client,
+                server,
+                client_guessed,
+                ..
+            } => {
+                let kms_port = server.port() == self.kms_port || client.port() == self.kms_port;
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        framers: [
+                            PduFramer::new(client_guessed),
+                            PduFramer::new(client_guessed),
+                        ],
+                        assoc: Association::new(),
+                        calls: Calls {
+                            flow: flow_of(client, server),
+                            kms_port,
+                            seen_pdu: false,
+                            ignored: false,
+                            kms: false,
+                            pending: Vec::new(),
+                        },
+                    },
+                );
+            }
+            Event::Data {
+                conn,
+                dir,
+                offset,
+                bytes,
+                packet_index,
+                ..
+            } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                if c.calls.ignored {
+                    return;
+                }
+                let side = side_of(dir);
+                let Conn {
+                    framers,
+                    assoc,
+                    calls,
+                } = c;
+                let framer = &mut framers[dir_idx(dir)];
+                framer.push(offset, bytes, &mut |f| {
+                    calls.framed(assoc, side, f, packet_index, &mut out)
+                });
+            }
+            Event::Gap {
+                conn,
+                dir,
+                offset,
+                missing,
+                packet_index,
+            } => {
+                let Some(c) = self.conns.get_mut(&conn) else {
+                    return;
+                };
+                let Conn {
+                    framers,
+                    assoc,
+                    calls,
+                } = c;
+                let side = side_of(dir);
+                framers[dir_idx(dir)].gap(offset, missing, &mut |f| {
+                    calls.framed(assoc, side, f, packet_index, &mut out)
+                });
+                if !calls.ignored {
+                    out.record(Record::Gap(GapRecord {
+                        capture: out.name.clone(),
+                        flow: calls.flow.clone(),
+                        direction: side_dir(side),
+                        offset,
+                        missing,
+                        packet: packet_index,
+                    }));
+                }
+            }
+            Event::Overflow { .. } => {}
+            Event::Closed {
+                conn, packet_index, ..
+            } => {
+                let Some(mut c) = self.conns.remove(&conn) else {
+                    return;
+                };
+                Self::close(&mut c, packet_index, &mut out);
+            }
+            Event::Warning {
+                packet_index,
+                warning,
+            } => {
+                let message = match warning {
+                    Warning::Link(e) => format!("bad link-layer header: {e:?}"),
+                    Warning::Ip(e) => format!("bad IP header: {e:?}"),
+                    Warning::Tcp(e) => format!("bad TCP header: {e:?}"),
+                    Warning::FragmentsDropped(d) => format!("IPv4 fragments dropped: {d:?}"),
+                    Warning::ConflictingOverlap {
+                        offset, len, dir, ..
+                    } => format!(
+                        "retransmitted bytes differ from the first copy ({len} bytes at stream offset {offset}, {})",
+                        side_dir(side_of(dir))
+                    ),
+                    Warning::Snapped => "packet cut by the snap length".to_owned(),
+                };
+                out.error(None, None, ErrAt::Packet(packet_index), message);
+            }
+        }
+    }
+
+    fn close<F: FnMut(&Record)>(c: &mut Conn, packet: u64, out: &mut Out<'_, F>) {
+        let Conn {
+            framers,
+            assoc,
+            calls,
+        } = c;
+        if !calls.ignored {
+            for (i, side) in [Side::Client, Side::Server].into_iter().enumerate() {
+                if let Some((offset, have, need)) = framers[i].finish() {
+                    let message = if need == 0 {
+                        format!("connection ended inside a PDU header ({have} bytes)")
+                    } else {
+                        format!("connection ended inside a PDU: {have} of {need} bytes")
+                    };
+                    out.error(
+                        Some(&calls.flow),
+                        Some(side),
+                        ErrAt::Stream(packet, offset),
+                        message,
+                    );
+                }
+            }
+            assoc.finish(&mut |ev| calls.rpc(ev, packet, out));
+            calls.finish(out);
+        }
+        if calls.kms {
+            out.sum.kms_flows += 1;
+        }
+    }
+
+    /// End of input: closes what is still open and returns the totals (without emitting the
+    /// summary record; [`decode_capture`] does).
+    pub fn finish<F: FnMut(&Record)>(&mut self, emit: &mut F) -> SummaryRecord {
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        let mut out = Out {
+            name: &self.name,
+            sum: &mut self.sum,
+            emit,
+        };
+        for id in ids {
+            if let Some(mut c) = self.conns.remove(&id) {
+                Self::close(&mut c, 0, &mut out);
+            }
+        }
+        self.sum.clone()
+    }
+
+    /// Records capture damage (file level).
+    pub fn damage<F: FnMut(&Record)>(&mut self, e: &CaptureError, emit: &mut F) {
+        let (packet, file_offset) = match e {
+            CaptureError::Truncated {
+                packet_index,
+                offset,
+            }
+            | CaptureError::Corrupt {
+                packet_index,
+                offset,
+                ..
+            }
+            | CaptureError::BlockTooLarge {
+                packet_index,
+                offset,
+                ..
+            } => (Some(*packet_index), Some(*offset)),
+            CaptureError::Io { offset, .. } => (None, Some(*offset)),
+            CaptureError::NotACapture | CaptureError::BadHeader { .. } => (None, Some(0)),
+        };
+        self.sum.damaged = true;
+        let mut out = Out {
+            name: &self.name,
+            sum: &mut self.sum,
+            emit,
+        };
+        out.record(Record::Error(ErrorRecord {
+            capture: self.name.clone(),
+            flow: None,
+            layer: "capture",
+            packet,
+            file_offset,
+            stream_offset: None,
+            direction: None,
+            message: e.to_string(),
+        }));
+    }
+}
+
+fn side_of(d: Direction) -> Side {
+    match d {
+        Direction::ToServer => Side::Client,
+        Direction::ToClient => Side::Server,
+    }
+}
+
+fn dir_idx(d: Direction) -> usize {
+    match d {
+        Direction::ToServer => 0,
+        Direction::ToClient => 1,
+    }
+}
+
+/// Decodes a whole capture: every record goes to `on_record`, the summary last (also
+/// returned). A file that is not a capture (or whose file header is broken) fails at once with
+/// no records; a damaged one yields everything before the damage, an `error` record naming the
+/// packet index and file offset, and a summary with `damaged: true`. `progress` is called with
+/// the file offset reached every `cfg.progress_every` packets.
+pub fn decode_capture<R: Read, F: FnMut(&Record), P: FnMut(u64)>(
+    reader: R,
+    name: &str,
+    cfg: &DecodeConfig,
+    mut on_record: F,
+    mut progress: P,
+) -> Result<SummaryRecord, CaptureError> {
+    let mut r = CaptureReader::new(reader)?;
+    let mut pipeline = Pipeline::new(cfg.flow);
+    let mut dec = Decoder::new(name, cfg.flow.server_port);
+    let mut failure = None;
+    let every = cfg.progress_every;
+    while let Some(next) = r.next_packet() {
+        match next {
+            Ok(pkt) => {
+                if every > 0 && pkt.index % every == 0 {
+                    progress(pkt.file_offset);
+                }
+                pipeline.packet(&pkt, &mut |ev| dec.event(ev, &mut on_record));
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let totals = pipeline.finish(&mut |ev| dec.event(ev, &mut on_record));
+    progress(r.offset());
+    if let Some(e) = &failure {
+        dec.damage(e, &mut on_record);
+    }
+    let mut sum = dec.finish(&mut on_record);
+    sum.packets = totals.packets;
+    sum.bytes = totals.captured_bytes;
+    sum.flows = totals.flows.connections;
+    on_record(&Record::Summary(sum.clone()));
+    Ok(sum)
+}
+
+/// [`decode_capture`] collecting the records into a vector (tests, small files).
+pub fn decode_to_vec(bytes: &[u8], name: &str) -> Result<Vec<Record>, CaptureError> {
+    let mut v = Vec::new();
+    decode_capture(
+        bytes,
+        name,
+        &DecodeConfig::default(),
+        |r| v.push(r.clone()),
+        |_| {},
+    )?;
+    Ok(v)
+}

@@ -1,0 +1,457 @@
+//! The typed records `kmsspec decode` reports, one per bind, exchange, fault, gap and error,
+//! and a final summary. They serialise (serde) with stable keys: `kind` first, GUIDs as
+//! lower-case canonical text, times as RFC 3339 UTC, HRESULTs as `"0xC004F042"`, absent
+//! values as `null`. The README documents the keys.
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use std::sync::Arc;
+
+use crate::model::Catalog;
+use crate::wire::filetime::FileTime;
+use crate::wire::kms::{DecodedRequest, DecodedResponse, ResponseBody, Verification};
+
+/// One decoded thing, in capture order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// A bind or alter_context and its answer.
+    Bind(BindRecord),
+    /// A KMS request and its response (or `null` when none came).
+    Exchange(Box<ExchangeRecord>),
+    /// A fault PDU answering a call.
+    Fault(FaultRecord),
+    /// Bytes missing from a stream.
+    Gap(GapRecord),
+    /// Damage or a protocol violation, with where it was found.
+    Error(ErrorRecord),
+    /// Totals; always the last record of a capture.
+    Summary(SummaryRecord),
+}
+
+/// The two ends of a TCP connection, as `ip:port` text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Flow {
+    /// Client address.
+    pub client: Arc<str>,
+    /// Server address.
+    pub server: Arc<str>,
+}
+
+/// A bind / alter_context.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BindRecord {
+    /// Capture name.
+    pub capture: Arc<str>,
+    /// Connection.
+    pub flow: Flow,
+    /// Call id of the bind.
+    pub call_id: u32,
+    /// `bind` or `alter_context`.
+    pub pdu: &'static str,
+    /// `ack`, `nak` or `none`.
+    pub answer: &'static str,
+    /// bind_nak reject reason.
+    pub reject_reason: Option<u16>,
+    /// True when a context names the KMS interface.
+    pub kms: bool,
+    /// The contexts.
+    pub contexts: Vec<ContextRecord>,
+}
+
+/// One presentation context of a bind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContextRecord {
+    /// Context id.
+    pub id: u16,
+    /// Interface UUID.
+    pub interface: String,
+    /// Interface version `major.minor`.
+    pub version: String,
+    /// Transfer syntaxes proposed: `ndr32`, `ndr64`, `btfn:0x0003`, `other`.
+    pub proposed: Vec<String>,
+    /// `acceptance`, `user_rejection`, `provider_rejection`, `negotiate_ack`, `unknown:N`, or
+    /// `null` when unanswered.
+    pub result: Option<String>,
+    /// The reason field (BTFN: accepted feature bits).
+    pub reason: u16,
+    /// Accepted NDR syntax (`ndr32` / `ndr64`).
+    pub ndr: Option<&'static str>,
+}
+
+/// The request fields a report shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestView {
+    /// Outer protocol version, e.g. `6.0`.
+    pub protocol: String,
+    /// Inner (base) version.
+    pub base_protocol: String,
+    /// Application id.
+    pub app_id: String,
+    /// Its catalog name.
+    pub app: Option<&'static str>,
+    /// KMS counted id.
+    pub kms_id: String,
+    /// Its catalog name.
+    pub kms: Option<&'static str>,
+    /// SKU (activation) id.
+    pub sku_id: String,
+    /// Its catalog name.
+    pub sku: Option<&'static str>,
+    /// Client machine id.
+    pub cmid: String,
+    /// Previous CMID.
+    pub previous_cmid: String,
+    /// Client time, RFC 3339 UTC.
+    pub client_time: String,
+    /// N policy.
+    pub required_client_count: u32,
+    /// Workstation name.
+    pub workstation: String,
+    /// License status (raw value).
+    pub license_status: u32,
+    /// Grace minutes left.
+    pub grace_minutes: u32,
+    /// VM flag.
+    pub vm: bool,
+}
+
+impl RequestView {
+    /// The view of a decoded request, with catalog names.
+    pub fn of(r: &DecodedRequest) -> Self {
+        let cat = Catalog::get();
+        let b = &r.base;
+        RequestView {
+            protocol: r.outer_version().to_string(),
+            base_protocol: b.version.to_string(),
+            app_id: b.application_id.to_string(),
+            app: cat.application(&b.application_id).map(|a| a.name.as_str()),
+            kms_id: b.kms_counted_id.to_string(),
+            kms: cat.kms(&b.kms_counted_id).map(|k| k.name.as_str()),
+            sku_id: b.sku_id.to_string(),
+            sku: cat.sku(&b.sku_id).map(|s| s.name.as_str()),
+            cmid: b.cmid.to_string(),
+            previous_cmid: b.previous_cmid.to_string(),
+            client_time: rfc3339(b.request_time),
+            required_client_count: b.required_client_count,
+            workstation: b.workstation().text,
+            license_status: b.license_status.to_u32(),
+            grace_minutes: b.grace_minutes,
+            vm: b.is_vm(),
+        }
+    }
+}
+
+/// The response fields a report shows; message fields are `null` for an error stub.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct ResponseView {
+    /// Outer protocol version.
+    pub protocol: Option<String>,
+    /// RPC return value as `0xXXXXXXXX`.
+    pub hresult: String,
+    /// ePID text.
+    pub epid: Option<String>,
+    /// Echoed CMID.
+    pub cmid: Option<String>,
+    /// Echoed time, RFC 3339 UTC.
+    pub time: Option<String>,
+    /// Current count.
+    pub current_count: Option<u32>,
+    /// Activation interval (minutes).
+    pub activation_interval: Option<u32>,
+    /// Renewal interval (minutes).
+    pub renewal_interval: Option<u32>,
+    /// V6 host hardware id, 16 upper-case hex digits as clients print it.
+    pub hwid: Option<String>,
+}
+
+/// RFC 3339 UTC text of a FILETIME: a fast path for whole seconds in years 1970–9999 (the
+/// common case, formatted without the general formatter), else [`FileTime::to_rfc3339`].
+pub fn rfc3339(t: FileTime) -> String {
+    const TICKS: u64 = 10_000_000;
+    const UNIX_EPOCH_SECS: u64 = 11_644_473_600;
+    let secs = t.0 / TICKS;
+    if t.0 % TICKS != 0 || !(UNIX_EPOCH_SECS..UNIX_EPOCH_SECS + 253_402_300_800).contains(&secs) {
+        return t.to_rfc3339();
+    }
+    let unix = secs - UNIX_EPOCH_SECS;
+    let (days, rem) = ((unix / 86_400) as i64, unix % 86_400);
+    // Days since 1970-01-01 → civil date (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut out = String::with_capacity(20);
+    for div in [1000, 100, 10, 1] {
+        out.push(char::from(b'0' + (year / div % 10) as u8));
+    }
+    let two = |out: &mut String, sep: char, v: u64| {
+        out.push(sep);
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+    };
+    two(&mut out, '-', month as u64);
+    two(&mut out, '-', day as u64);
+    two(&mut out, 'T', rem / 3600);
+    two(&mut out, ':', rem / 60 % 60);
+    two(&mut out, ':', rem % 60);
+    out.push('Z');
+    out
+}
+
+/// `0xXXXXXXXX`.
+pub fn hresult_text(v: u32) -> String {
+    format!("0x{v:08X}")
+}
+
+impl ResponseView {
+    /// An error stub's view.
+    pub fn error(hresult: u32) -> Self {
+        ResponseView {
+            hresult: hresult_text(hresult),
+            ..Self::default()
+        }
+    }
+
+    /// A decoded message's view.
+    pub fn of(r: &DecodedResponse, return_value: u32) -> Self {
+        let b = &r.base;
+        let hwid = match &r.body {
+            ResponseBody::V6 { hwid, .. } => {
+                Some(hwid.iter().map(|x| format!("{x:02X}")).collect())
+            }
+            _ => None,
+        };
+        ResponseView {
+            protocol: Some(r.outer_version.to_string()),
+            hresult: hresult_text(return_value),
+            epid: Some(b.epid()),
+            cmid: Some(b.cmid.to_string()),
+            time: Some(rfc3339(b.response_time)),
+            current_count: Some(b.current_count),
+            activation_interval: Some(b.activation_interval),
+            renewal_interval: Some(b.renewal_interval),
+            hwid,
+        }
+    }
+}
+
+/// Check results by name, in verification order (serialised as a map).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Checks(pub Vec<(&'static str, bool)>);
+
+impl Serialize for Checks {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// A failed check with what was seen and wanted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedCheck {
+    /// Check name.
+    pub name: &'static str,
+    /// What the message holds.
+    pub observed: String,
+    /// What a conforming message holds.
+    pub expected: String,
+}
+
+/// A request and its response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExchangeRecord {
+    /// Capture name.
+    pub capture: Arc<str>,
+    /// Connection.
+    pub flow: Flow,
+    /// RPC call id.
+    pub call_id: u32,
+    /// `ndr32` / `ndr64` (`null` when the stub could not be framed).
+    pub ndr: Option<&'static str>,
+    /// True when no bind for the context was seen (syntax guessed from the stub).
+    pub ndr_guessed: bool,
+    /// Presentation context id.
+    pub context_id: u16,
+    /// Request fragments.
+    pub fragments: u32,
+    /// Packet index that completed the request.
+    pub request_packet: Option<u64>,
+    /// Packet index that completed the response.
+    pub response_packet: Option<u64>,
+    /// The request (`null` when it did not decode, see `request_error`, or was not seen).
+    pub request: Option<RequestView>,
+    /// Why the request did not decode.
+    pub request_error: Option<String>,
+    /// The response (`null` when none came).
+    pub response: Option<ResponseView>,
+    /// Why the response did not decode.
+    pub response_error: Option<String>,
+    /// Verification results by name (empty without both a request and a response message).
+    pub checks: Checks,
+    /// The failed checks in detail.
+    pub failed: Vec<FailedCheck>,
+    /// The decoded request and raw response bytes, for judging the exchange again (replay);
+    /// not serialised.
+    #[serde(skip)]
+    pub raw: Option<Arc<RawExchange>>,
+}
+
+/// What replay needs beyond the views: the decoded request and the response as captured.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RawExchange {
+    /// The decoded request, when it decoded.
+    pub request: Option<DecodedRequest>,
+    /// The whole response PDU when it came in one fragment.
+    pub response_pdu: Option<Vec<u8>>,
+    /// The KMS response message of a success stub.
+    pub response_message: Option<Vec<u8>>,
+}
+
+impl ExchangeRecord {
+    /// Fills `checks` and `failed` from a verification.
+    pub fn set_verification(&mut self, v: &Verification) {
+        self.checks = Checks(
+            v.checks
+                .iter()
+                .map(|c| (c.name.as_str(), c.passed))
+                .collect(),
+        );
+        self.failed = v
+            .failures()
+            .map(|c| FailedCheck {
+                name: c.name.as_str(),
+                observed: c.observed.clone(),
+                expected: c.expected.clone(),
+            })
+            .collect();
+    }
+}
+
+/// A fault answering a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultRecord {
+    /// Capture name.
+    pub capture: Arc<str>,
+    /// Connection.
+    pub flow: Flow,
+    /// Call id.
+    pub call_id: u32,
+    /// NCA status as `0xXXXXXXXX`.
+    pub status: String,
+    /// Its name when known (`nca_unk_if`, `nca_op_rng_error`, `nca_proto_error`).
+    pub status_name: Option<&'static str>,
+    /// Packet index.
+    pub packet: u64,
+    /// The request that was faulted, when seen and decodable.
+    pub request: Option<Box<RequestView>>,
+}
+
+/// Missing bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GapRecord {
+    /// Capture name.
+    pub capture: Arc<str>,
+    /// Connection.
+    pub flow: Flow,
+    /// `to_server` / `to_client`.
+    pub direction: &'static str,
+    /// Stream offset of the hole.
+    pub offset: u64,
+    /// Bytes missing.
+    pub missing: u64,
+    /// Packet being processed.
+    pub packet: u64,
+}
+
+/// Damage or a violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorRecord {
+    /// Capture name.
+    pub capture: Arc<str>,
+    /// Connection, when the error concerns one.
+    pub flow: Option<Flow>,
+    /// `capture` (file damage), `packet` (bad headers), `rpc` (stream/PDU level).
+    pub layer: &'static str,
+    /// Packet index.
+    pub packet: Option<u64>,
+    /// Byte offset in the file (capture damage).
+    pub file_offset: Option<u64>,
+    /// Byte offset in the TCP stream (rpc errors) and its direction.
+    pub stream_offset: Option<u64>,
+    /// `to_server` / `to_client` for stream errors.
+    pub direction: Option<&'static str>,
+    /// What.
+    pub message: String,
+}
+
+/// Totals of one capture.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SummaryRecord {
+    /// Capture name.
+    pub capture: Arc<str>,
+    /// Packets read.
+    pub packets: u64,
+    /// Captured bytes.
+    pub bytes: u64,
+    /// TCP connections.
+    pub flows: u64,
+    /// Connections that bound the KMS interface or carried KMS calls.
+    pub kms_flows: u64,
+    /// Bind / alter_context records.
+    pub binds: u64,
+    /// Exchange records.
+    pub exchanges: u64,
+    /// Exchanges with a response.
+    pub answered: u64,
+    /// Fault records.
+    pub faults: u64,
+    /// Failed checks (over all exchanges).
+    pub failed_checks: u64,
+    /// Exchanges with at least one failed check.
+    pub failed_exchanges: u64,
+    /// Exchanges whose request or response did not decode.
+    pub undecodable: u64,
+    /// Gap records.
+    pub gaps: u64,
+    /// Bytes skipped while resynchronising.
+    pub skipped_bytes: u64,
+    /// Error records.
+    pub errors: u64,
+    /// True when the file is damaged (truncated, corrupt block, absurd length).
+    pub damaged: bool,
+}
+
+impl SummaryRecord {
+    /// Whether the capture decoded cleanly: no damage, errors, undecodable messages or
+    /// failed checks.
+    pub fn clean(&self) -> bool {
+        !self.damaged && self.errors == 0 && self.failed_checks == 0 && self.undecodable == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_rfc3339_agrees_with_the_general_formatter() {
+        let mut t: u64 = 116_444_736_000_000_000; // 1970-01-01
+        let step = 10_000_000 * 86_399 * 37 + 10_000_000 * 13;
+        while t < 2_650_467_743_990_000_000 {
+            assert_eq!(rfc3339(FileTime(t)), FileTime(t).to_rfc3339(), "{t}");
+            t += step;
+        }
+        for t in [0, 1, 116_444_736_000_000_001, u64::MAX] {
+            assert_eq!(rfc3339(FileTime(t)), FileTime(t).to_rfc3339());
+        }
+    }
+}

@@ -1,0 +1,885 @@
+//! `kmsspec replay`: judges captured KMS traffic with the suite's own judge and the reference
+//! model, and optionally re-sends each captured request to a live host (differential testing).
+//!
+//! Every exchange of a capture becomes a [`CaseReport`] (family `REPLAY`): the §8 RPC checks of
+//! the captured response PDU ([`rpc_response_checks`]), the §3.6 checks of the KMS response
+//! ([`kms_response_checks`]), and the model's verdict from a [`KmsHost::observing`] host per
+//! captured server (counts judged against certain bounds, never guessed). A genuine client's
+//! view of the answer is an INFO finding. Faults, unanswered requests, stream damage and
+//! unreadable captures are cases too; nothing in a capture makes replay panic.
+//!
+//! With a target, each decoded request is rebuilt with the same fields but a fresh client time
+//! and IV, sent on a new association bound with the captured NDR syntax, judged the same way,
+//! and compared with the captured answer field by field (`replay.diff.*`, INFO: two hosts may
+//! differ where the model allows it; the model judges the new answer on its own).
+
+use super::judge::{kms_response_checks, rpc_response_checks, Findings, SentCall};
+use crate::capture::records::{ExchangeRecord, FaultRecord, Flow, Record};
+use crate::capture::{decode_capture, CaptureReader, DecodeConfig};
+use crate::cli::{ReplayArgs, EXIT_OK, EXIT_USAGE};
+use crate::client::{bind_pdu, classify, context_element, Answer, EncodedRequest, RequestSpec};
+use crate::host::convert::activation_request;
+use crate::model::{HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp};
+use crate::report::TargetHealth;
+use crate::report::{junit, terminal, to_json, CaseReport, Finding, Level, RunReport, Verdict};
+use crate::rng::SplitMix64;
+use crate::target::{LiveTarget, Target, TargetFacts, Timeouts};
+use crate::wire::kms::{DecodedRequest, DecodedResponse};
+use crate::wire::rpc::{NdrSyntax, PfcFlags};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The case family of every replay case.
+pub const FAMILY: &str = "REPLAY";
+
+/// Where the rules replay enforces are written.
+const SOURCE: &str =
+    "kms-protocol.md §3.6 (response), §8 (RPC); model rules (rules-and-failures.md)";
+
+/// Replay settings.
+#[derive(Default)]
+pub struct ReplayOptions<'a> {
+    /// A live host to re-send every captured request to (differential testing).
+    pub target: Option<&'a dyn Target>,
+    /// Seed of the IVs of re-sent requests.
+    pub seed: u64,
+}
+
+/// What one captured request got, reduced to the fields two hosts are compared on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Outcome {
+    kind: &'static str,
+    hresult: Option<u32>,
+    response: Option<DecodedResponse>,
+}
+
+impl Outcome {
+    fn of_answer(a: &Answer) -> Self {
+        let (hresult, response) = match a {
+            Answer::Success { message, .. } => (Some(0), DecodedResponse::parse(message).ok()),
+            Answer::ErrorStub { hresult, .. } => (Some(*hresult), None),
+            Answer::Fault { status, .. } => (Some(*status), None),
+            _ => (None, None),
+        };
+        Outcome {
+            kind: a.outcome(),
+            hresult,
+            response,
+        }
+    }
+}
+
+/// Per-capture replay state: one observing model host per captured server, flow numbering,
+/// which flows bound the KMS interface.
+struct CaptureState<'a> {
+    stem: String,
+    times: Vec<u64>,
+    hosts: HashMap<String, KmsHost>,
+    target_host: Option<KmsHost>,
+    flows: Vec<Flow>,
+    bound: Vec<Flow>,
+    opts: &'a ReplayOptions<'a>,
+    rng: SplitMix64,
+    cases: Vec<CaseReport>,
+}
+
+/// Replays one capture file: one case per exchange, fault and problem found.
+pub fn replay_file(path: &Path, opts: &ReplayOptions<'_>) -> Vec<CaseReport> {
+    let stem = path.file_stem().map_or_else(
+        || "capture".to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    match std::fs::read(path) {
+        Ok(bytes) => replay_bytes(&bytes, &stem, opts),
+        Err(e) => vec![problem_case(
+            &stem,
+            "read",
+            Verdict::Skip,
+            format!("cannot read {}: {e}", path.display()),
+        )],
+    }
+}
+
+/// Replays a capture held in memory; `stem` names it in case ids.
+pub fn replay_bytes(bytes: &[u8], stem: &str, opts: &ReplayOptions<'_>) -> Vec<CaseReport> {
+    let mut st = CaptureState {
+        stem: stem.to_string(),
+        times: packet_times(bytes),
+        hosts: HashMap::new(),
+        target_host: KmsHost::observing(unknown_host_config()).ok(),
+        flows: Vec::new(),
+        bound: Vec::new(),
+        opts,
+        rng: SplitMix64::new(opts.seed ^ 0x5EED_0FAE_91A7),
+        cases: Vec::new(),
+    };
+    let mut records = Vec::new();
+    let decoded = decode_capture(
+        bytes,
+        stem,
+        &DecodeConfig::default(),
+        |r| records.push(r.clone()),
+        |_| {},
+    );
+    if let Err(e) = decoded {
+        st.cases.push(problem_case(
+            stem,
+            "decode",
+            Verdict::Skip,
+            format!("not a readable capture: {e}"),
+        ));
+        return st.cases;
+    }
+    for r in &records {
+        st.record(r);
+    }
+    st.cases
+}
+
+/// Replays every capture and assembles the run report (`target` names the captures and the
+/// live host, if any).
+pub fn replay_all(paths: &[impl AsRef<Path>], opts: &ReplayOptions<'_>) -> RunReport {
+    let started = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let t0 = Instant::now();
+    let mut cases = Vec::new();
+    for p in paths {
+        cases.extend(replay_file(p.as_ref(), opts));
+    }
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.as_ref().display().to_string())
+        .collect();
+    let target = match opts.target {
+        Some(t) => format!("replay of {} against {}", names.join(", "), t.name()),
+        None => format!("replay of {}", names.join(", ")),
+    };
+    let health = TargetHealth {
+        alive_before: true,
+        alive_after: true,
+        ..TargetHealth::default()
+    };
+    RunReport::new(
+        target,
+        started,
+        t0.elapsed().as_millis() as u64,
+        health,
+        cases,
+    )
+}
+
+/// Packet timestamps (Unix nanoseconds) by packet index, up to the first damage.
+fn packet_times(bytes: &[u8]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let Ok(mut r) = CaptureReader::new(bytes) else {
+        return out;
+    };
+    while let Some(Ok(p)) = r.next_packet() {
+        if p.index as usize != out.len() {
+            break;
+        }
+        out.push(p.timestamp_ns);
+    }
+    out
+}
+
+fn problem_case(stem: &str, what: &str, verdict: Verdict, reason: String) -> CaseReport {
+    CaseReport {
+        id: format!("REPLAY-{stem}-{what}"),
+        family: FAMILY.into(),
+        title: format!("capture {stem}: {what}"),
+        rule: "A capture that cannot be read cannot be judged.".into(),
+        source: SOURCE.into(),
+        level: Level::Must,
+        verdict,
+        reason: Some(reason),
+        findings: Vec::new(),
+        transcript: Vec::new(),
+        duration_ms: 0,
+        expected_failure: None,
+    }
+}
+
+fn ndr_of(name: Option<&str>) -> NdrSyntax {
+    match name {
+        Some("ndr64") => NdrSyntax::Ndr64,
+        _ => NdrSyntax::Ndr32,
+    }
+}
+
+/// The model configuration for a host whose keys are unknown: the newest Windows host key and
+/// every Office host key (an Office key serves its own release only), so the model never
+/// refuses a
+/// product that some host key could serve.
+pub fn unknown_host_config() -> HostConfig {
+    let mut c = HostConfig::default();
+    let template = c.keys.first().cloned();
+    if let Some(t) = template {
+        c.keys = [
+            "Windows Server 2025",
+            "Office LTSC 2024",
+            "Office LTSC 2021",
+            "Office 2019",
+            "Office 2016",
+            "Office 2013",
+            "Office 2010",
+        ]
+        .into_iter()
+        .map(|name| crate::model::InstalledKey {
+            host_key: name.to_string(),
+            ..t.clone()
+        })
+        .collect();
+    }
+    c
+}
+
+fn hr(v: u32) -> String {
+    format!("0x{v:08X}")
+}
+
+impl CaptureState<'_> {
+    fn flow_no(&mut self, f: &Flow) -> usize {
+        match self.flows.iter().position(|x| x == f) {
+            Some(i) => i + 1,
+            None => {
+                self.flows.push(f.clone());
+                self.flows.len()
+            }
+        }
+    }
+
+    fn push(
+        &mut self,
+        id: String,
+        title: String,
+        rule: &str,
+        findings: Vec<Finding>,
+        t: Vec<String>,
+    ) {
+        let verdict = CaseReport::grade(Level::Must, &findings);
+        let reason = findings
+            .iter()
+            .filter(|f| !f.passed)
+            .map(|f| {
+                format!(
+                    "{}: expected {}, observed {}",
+                    f.check, f.expected, f.observed
+                )
+            })
+            .next();
+        self.cases.push(CaseReport {
+            id,
+            family: FAMILY.into(),
+            title,
+            rule: rule.into(),
+            source: SOURCE.into(),
+            level: Level::Must,
+            verdict,
+            reason,
+            findings,
+            transcript: t,
+            duration_ms: 0,
+            expected_failure: None,
+        });
+    }
+
+    fn record(&mut self, r: &Record) {
+        match r {
+            Record::Bind(b) => {
+                self.flow_no(&b.flow);
+                if b.kms && b.answer == "ack" && b.contexts.iter().any(|c| c.ndr.is_some()) {
+                    self.bound.push(b.flow.clone());
+                }
+            }
+            Record::Exchange(x) => self.exchange(x),
+            Record::Fault(f) => self.fault(f),
+            Record::Gap(g) => {
+                let n = self.flow_no(&g.flow);
+                let mut f = Findings::default();
+                f.check(
+                    "capture.gap",
+                    None,
+                    Level::Info,
+                    false,
+                    "a complete stream",
+                    format!(
+                        "{} bytes missing at {} ({})",
+                        g.missing, g.offset, g.direction
+                    ),
+                );
+                let id = format!("REPLAY-{}-{n}-gap{}", self.stem, g.offset);
+                self.push(
+                    id,
+                    format!("{}: bytes missing from the capture", self.stem),
+                    "Missing bytes are not judged.",
+                    f.list,
+                    Vec::new(),
+                );
+            }
+            Record::Error(e) => {
+                let n = e.flow.as_ref().map_or(0, |f| self.flow_no(f));
+                let from_server = e.direction == Some("to_client");
+                let (level, expected) = match (e.layer, from_server) {
+                    ("capture", _) => (Level::Info, "an undamaged capture file"),
+                    (_, true) => (Level::Must, "well-formed DCE/RPC from the server (§8)"),
+                    _ => (
+                        Level::Info,
+                        "well-formed client traffic (not the host's doing)",
+                    ),
+                };
+                let mut f = Findings::default();
+                f.check(
+                    "capture.stream",
+                    Some("RPC-§8"),
+                    level,
+                    false,
+                    expected,
+                    e.message.clone(),
+                );
+                let id = format!(
+                    "REPLAY-{}-{n}-{}{}",
+                    self.stem,
+                    e.layer,
+                    e.packet.map_or(String::new(), |p| format!("@{p}"))
+                );
+                let title = format!("{}: {} problem", self.stem, e.layer);
+                self.push(
+                    id,
+                    title,
+                    "The server's side of the stream is well-formed DCE/RPC.",
+                    f.list,
+                    Vec::new(),
+                );
+                if e.layer == "capture" {
+                    if let Some(c) = self.cases.last_mut() {
+                        c.verdict = Verdict::Skip;
+                    }
+                }
+            }
+            Record::Summary(_) => {}
+        }
+    }
+
+    fn fault(&mut self, fr: &FaultRecord) {
+        let n = self.flow_no(&fr.flow);
+        let bound = self.bound.contains(&fr.flow);
+        let mut f = Findings::default();
+        let unk_if = fr.status_name == Some("nca_unk_if");
+        let (passed, level, expected) = match (bound, unk_if) {
+            (false, true) => (
+                true,
+                Level::Must,
+                "nca_unk_if for a call on a context never bound",
+            ),
+            (false, false) => (
+                false,
+                Level::Should,
+                "nca_unk_if for a call on a context never bound",
+            ),
+            (true, _) => (
+                fr.request.is_none(),
+                Level::Must,
+                "a response to a well-formed KMS request on a bound context",
+            ),
+        };
+        f.check(
+            "rpc.fault",
+            Some("RPC-§8"),
+            level,
+            passed,
+            expected,
+            format!(
+                "fault {} ({})",
+                fr.status,
+                fr.status_name.unwrap_or("unknown")
+            ),
+        );
+        let id = format!("REPLAY-{}-{n}-{}", self.stem, fr.call_id);
+        let title = format!("{}: fault {}", self.stem, fr.status);
+        self.push(
+            id,
+            title,
+            "A call on an unbound context is faulted (nca_unk_if); a bound KMS call is answered.",
+            f.list,
+            vec![format!("fault status={} call_id={}", fr.status, fr.call_id)],
+        );
+    }
+
+    fn now_for(&self, x: &ExchangeRecord, req: &DecodedRequest) -> Timestamp {
+        x.request_packet
+            .and_then(|p| self.times.get(p as usize))
+            .map_or_else(
+                || Timestamp::from_filetime(req.base.request_time),
+                |ns| Timestamp((ns / 1_000_000_000) as i64),
+            )
+    }
+
+    fn exchange(&mut self, x: &ExchangeRecord) {
+        let n = self.flow_no(&x.flow);
+        let id = format!("REPLAY-{}-{n}-{}", self.stem, x.call_id);
+        let title = match &x.request {
+            Some(r) => format!(
+                "{}: {} v{}",
+                self.stem,
+                r.sku.or(r.kms).unwrap_or("unknown product"),
+                r.protocol
+            ),
+            None => format!("{}: undecodable request", self.stem),
+        };
+        let mut f = Findings::default();
+        let mut transcript = Vec::new();
+        let raw = x.raw.as_deref();
+        let req = raw.and_then(|r| r.request.as_ref());
+        let ndr = ndr_of(x.ndr);
+        if let Some(r) = &x.request {
+            transcript.push(format!(
+                "request v{} cmid={} N={} app={}",
+                r.protocol, r.cmid, r.required_client_count, r.app_id
+            ));
+        }
+        match &x.response {
+            None => {
+                let expected = if req.is_some() {
+                    "a response"
+                } else {
+                    "a response, error stub or fault"
+                };
+                f.check(
+                    "replay.answered",
+                    Some("RPC-§8"),
+                    Level::Must,
+                    false,
+                    expected,
+                    "no answer (connection ended first)",
+                );
+                transcript.push("no answer".into());
+            }
+            Some(v) => {
+                transcript.push(format!(
+                    "response hr={} count={:?} epid={:?}",
+                    v.hresult, v.current_count, v.epid
+                ));
+                let sent = SentCall {
+                    call_id: x.call_id,
+                    p_cont_id: x.context_id,
+                    ndr,
+                };
+                match raw.and_then(|r| r.response_pdu.as_deref()) {
+                    Some(pdu) => rpc_response_checks(&mut f, sent, pdu),
+                    None => f.check(
+                        "rpc.fragmented",
+                        None,
+                        Level::Info,
+                        true,
+                        "",
+                        "response in several fragments; header checks skipped",
+                    ),
+                }
+            }
+        }
+        let message = raw.and_then(|r| r.response_message.as_deref());
+        match req {
+            Some(req) => {
+                if let Some(m) = message {
+                    kms_response_checks(&mut f, req, m);
+                }
+                self.judge_model(&mut f, x, req);
+            }
+            None if x.response.is_some() => {
+                let answered = message.is_some();
+                f.check(
+                    "model.undecodable_request",
+                    Some("KMS-§3.6"),
+                    Level::Must,
+                    !answered,
+                    "an error stub for a request that does not decode",
+                    if answered {
+                        "an activation answer".to_string()
+                    } else {
+                        format!(
+                            "error {}",
+                            x.response.as_ref().map_or("", |v| v.hresult.as_str())
+                        )
+                    },
+                );
+            }
+            None => {}
+        }
+        if let (Some(t), Some(req)) = (self.opts.target, req) {
+            f.step = 1;
+            self.resend(&mut f, &mut transcript, t, x, req);
+        }
+        self.push(
+            id,
+            title,
+            "The captured answer conforms to the protocol (§3.6, §8) and the model allows it.",
+            f.list,
+            transcript,
+        );
+    }
+
+    /// The model's verdict on the captured answer and a genuine client's view of it.
+    fn judge_model(&mut self, f: &mut Findings, x: &ExchangeRecord, req: &DecodedRequest) {
+        let now = self.now_for(x, req);
+        let server = x.flow.server.to_string();
+        if !self.hosts.contains_key(&server) {
+            if let Ok(h) = KmsHost::observing(unknown_host_config()) {
+                self.hosts.insert(server.clone(), h);
+            }
+        }
+        let Some(host) = self.hosts.get_mut(&server) else {
+            return;
+        };
+        let decision = host.handle(&activation_request(req), now);
+        let rules: Vec<String> = decision.rules.iter().map(ToString::to_string).collect();
+        let rule_text = rules.join(",");
+        let (observed, hresult, count) = match (&x.response, raw_response(x)) {
+            (Some(_), Some(resp)) if response_hresult(x) == 0 => (
+                Some(Observed::Answer {
+                    count: resp.base.current_count,
+                }),
+                0,
+                resp.base.current_count,
+            ),
+            (Some(_), _) => {
+                let h = response_hresult(x);
+                (Some(Observed::Refuse { hresult: h }), h, 0)
+            }
+            (None, _) => (None, 0, 0),
+        };
+        let Some(observed) = observed else {
+            return;
+        };
+        let verdict = decision.permits(observed);
+        f.check(
+            "model.outcome",
+            Some(rules.first().map_or("MODEL", String::as_str)),
+            Level::Must,
+            verdict.is_ok(),
+            match decision.answer() {
+                Some(a) => format!(
+                    "answer with count in {}..{} (rules {rule_text})",
+                    a.count_bounds.min,
+                    a.count_bounds.max.map_or("∞".into(), |m| m.to_string())
+                ),
+                None => format!("error {} (rules {rule_text})", hr(decision.hresult())),
+            },
+            match (&verdict, observed) {
+                (Ok(Some(alt)), _) => format!("{observed:?}, allowed by {alt}"),
+                (Ok(None), _) => format!("{observed:?}"),
+                (Err(why), _) => why.clone(),
+            },
+        );
+        let resp = raw_response(x);
+        let mut client = KmsClient::new(req.base.required_client_count, now);
+        let outcome = client.on_response(
+            &HostResponse {
+                hresult,
+                current_count: count,
+                activation_interval: resp.as_ref().map_or(0, |r| r.base.activation_interval),
+                renewal_interval: resp.as_ref().map_or(0, |r| r.base.renewal_interval),
+            },
+            now,
+        );
+        f.check(
+            "client.activates",
+            Some("THR-CLIENT-25"),
+            Level::Info,
+            outcome.activated,
+            format!(
+                "a genuine client with N={} activates",
+                req.base.required_client_count
+            ),
+            if outcome.activated {
+                "activated".to_string()
+            } else {
+                format!("not activated: {}", hr(outcome.hresult))
+            },
+        );
+    }
+
+    /// Re-sends the captured request to the target with a fresh time and IV, judges the new
+    /// answer and compares it with the captured one.
+    fn resend(
+        &mut self,
+        f: &mut Findings,
+        transcript: &mut Vec<String>,
+        t: &dyn Target,
+        x: &ExchangeRecord,
+        req: &DecodedRequest,
+    ) {
+        let b = &req.base;
+        let now = t.now();
+        let spec = RequestSpec {
+            version: req.outer_version(),
+            app_id: b.application_id,
+            kms_id: b.kms_counted_id,
+            sku_id: b.sku_id,
+            cmid: b.cmid,
+            previous_cmid: b.previous_cmid,
+            required_count: b.required_client_count,
+            time: now,
+            workstation: b.workstation().text,
+            vm: b.is_vm(),
+            license_status: b.license_status.to_u32(),
+            grace_minutes: b.grace_minutes,
+        };
+        let ndr = ndr_of(x.ndr);
+        let enc = match EncodedRequest::build(&spec, &mut self.rng, ndr, 2, 0, 0) {
+            Ok(e) => e,
+            Err(e) => {
+                f.check(
+                    "replay.resend",
+                    None,
+                    Level::Info,
+                    false,
+                    "a request rebuilt from the capture",
+                    e.to_string(),
+                );
+                return;
+            }
+        };
+        let answer = match send_one(t, ndr, &enc.pdu) {
+            Ok(a) => a,
+            Err(e) => {
+                f.check(
+                    "replay.resend",
+                    None,
+                    Level::Must,
+                    false,
+                    "an answer from the target",
+                    e,
+                );
+                return;
+            }
+        };
+        transcript.push(format!("re-sent to {}: {}", t.name(), answer.summary()));
+        let new_req = enc.decoded();
+        if let Some(pdu) = answer.pdu() {
+            if matches!(
+                answer,
+                Answer::Success { .. } | Answer::ErrorStub { .. } | Answer::BadStub { .. }
+            ) {
+                rpc_response_checks(
+                    f,
+                    SentCall {
+                        call_id: 2,
+                        p_cont_id: 0,
+                        ndr,
+                    },
+                    pdu,
+                );
+            }
+        }
+        if let (Answer::Success { message, .. }, Some(nr)) = (&answer, &new_req) {
+            kms_response_checks(f, nr, message);
+        }
+        let new = Outcome::of_answer(&answer);
+        if let (Some(host), Some(nr)) = (self.target_host.as_mut(), &new_req) {
+            let d = host.handle(&activation_request(nr), Timestamp::from_filetime(now));
+            let observed = match (&new.hresult, &new.response) {
+                (Some(0), Some(r)) => Some(Observed::Answer {
+                    count: r.base.current_count,
+                }),
+                (Some(h), _) if *h != 0 && new.kind == "error" => {
+                    Some(Observed::Refuse { hresult: *h })
+                }
+                _ => None,
+            };
+            match observed {
+                Some(o) => {
+                    let v = d.permits(o);
+                    f.check(
+                        "replay.model.outcome",
+                        None,
+                        Level::Must,
+                        v.is_ok(),
+                        format!("what the model allows (expected hr {})", hr(d.hresult())),
+                        v.err().unwrap_or_else(|| format!("{o:?}")),
+                    );
+                }
+                None => f.check(
+                    "replay.model.outcome",
+                    None,
+                    Level::Must,
+                    false,
+                    format!("an answer or error stub (expected hr {})", hr(d.hresult())),
+                    new.kind.to_string(),
+                ),
+            }
+        }
+        let old = captured_outcome(x);
+        compare(f, &old, &new, b.required_client_count);
+    }
+}
+
+fn response_hresult(x: &ExchangeRecord) -> u32 {
+    x.response
+        .as_ref()
+        .and_then(|v| u32::from_str_radix(v.hresult.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0)
+}
+
+fn raw_response(x: &ExchangeRecord) -> Option<DecodedResponse> {
+    x.raw
+        .as_deref()
+        .and_then(|r| r.response_message.as_deref())
+        .and_then(|m| DecodedResponse::parse(m).ok())
+}
+
+fn captured_outcome(x: &ExchangeRecord) -> Outcome {
+    match &x.response {
+        None => Outcome {
+            kind: "close",
+            hresult: None,
+            response: None,
+        },
+        Some(_) => {
+            let h = response_hresult(x);
+            let response = raw_response(x);
+            Outcome {
+                kind: if h == 0 && response.is_some() {
+                    "answer"
+                } else {
+                    "error"
+                },
+                hresult: Some(h),
+                response,
+            }
+        }
+    }
+}
+
+/// Binds a new association with `ndr`, sends `pdu`, and classifies the answer.
+fn send_one(t: &dyn Target, ndr: NdrSyntax, pdu: &[u8]) -> Result<Answer, String> {
+    let mut c = t.connect().map_err(|e| e.to_string())?;
+    let name = match ndr {
+        NdrSyntax::Ndr32 => "ndr32",
+        NdrSyntax::Ndr64 => "ndr64",
+    };
+    let ctx = context_element(name, 0).map_err(|e| e.to_string())?;
+    c.send(&bind_pdu(1, vec![ctx], PfcFlags::SINGLE, false))
+        .map_err(|e| e.to_string())?;
+    let bound = classify(c.recv().map_err(|e| e.to_string())?, ndr);
+    if !matches!(bound, Answer::BindAck { .. }) {
+        c.close();
+        return Err(format!("bind not acknowledged: {}", bound.summary()));
+    }
+    c.send(pdu).map_err(|e| e.to_string())?;
+    let a = classify(c.recv().map_err(|e| e.to_string())?, ndr);
+    c.close();
+    Ok(a)
+}
+
+/// Field-by-field comparison of the captured and the new answer (INFO findings).
+fn compare(f: &mut Findings, old: &Outcome, new: &Outcome, n: u32) {
+    let mut diff = |field: &str, same: bool, was: String, now: String| {
+        f.check(
+            &format!("replay.diff.{field}"),
+            None,
+            Level::Info,
+            same,
+            format!("as captured: {was}"),
+            now,
+        );
+    };
+    diff(
+        "outcome",
+        old.kind == new.kind,
+        old.kind.into(),
+        new.kind.into(),
+    );
+    diff(
+        "hresult",
+        old.hresult == new.hresult,
+        format!("{:?}", old.hresult.map(hr)),
+        format!("{:?}", new.hresult.map(hr)),
+    );
+    let (Some(a), Some(b)) = (&old.response, &new.response) else {
+        return;
+    };
+    let (ca, cb) = (a.base.current_count, b.base.current_count);
+    diff(
+        "count",
+        (ca >= n) == (cb >= n),
+        format!("{ca} (N={n})"),
+        format!("{cb} (N={n})"),
+    );
+    diff(
+        "activation_interval",
+        a.base.activation_interval == b.base.activation_interval,
+        a.base.activation_interval.to_string(),
+        b.base.activation_interval.to_string(),
+    );
+    diff(
+        "renewal_interval",
+        a.base.renewal_interval == b.base.renewal_interval,
+        a.base.renewal_interval.to_string(),
+        b.base.renewal_interval.to_string(),
+    );
+    let (ea, eb) = (a.base.epid(), b.base.epid());
+    let ok = |e: &str| crate::wire::kms::epid::validate(e).iter().all(|c| c.passed);
+    diff(
+        "epid",
+        ok(&ea) == ok(&eb) && ea.is_empty() == eb.is_empty(),
+        ea,
+        eb,
+    );
+    let hw = |r: &DecodedResponse| matches!(r.body, crate::wire::kms::ResponseBody::V6 { .. });
+    diff("hwid", hw(a) == hw(b), hw(a).to_string(), hw(b).to_string());
+}
+
+/// Runs `kmsspec replay` and returns the process exit status (as `run`: 0 / 1 / 2).
+pub fn command(args: &ReplayArgs) -> i32 {
+    match command_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kmsspec: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
+    let t = &args.target;
+    let live = match &t.target {
+        None => None,
+        Some(addr) => {
+            let timeouts = Timeouts {
+                connect: Duration::from_millis(t.connect_timeout_ms),
+                read: Duration::from_millis(t.read_timeout_ms),
+                write: Duration::from_millis(t.write_timeout_ms),
+                ..Timeouts::default()
+            };
+            let facts = TargetFacts {
+                fresh: t.fresh,
+                resettable: false,
+                clock_control: false,
+                host_keys: t.host_key.clone(),
+                profile: t.profile.clone(),
+            };
+            Some(
+                LiveTarget::new(addr, timeouts, facts, t.allow_remote)
+                    .map_err(|e| e.to_string())?,
+            )
+        }
+    };
+    let opts = ReplayOptions {
+        target: live.as_ref().map(|l| l as &dyn Target),
+        seed: 1,
+    };
+    let report = replay_all(&args.captures, &opts);
+    print!("{}", terminal::render(&report));
+    if let Some(p) = &args.json {
+        std::fs::write(p, to_json(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, junit::to_junit_xml(&report))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    let code = report.exit_code();
+    Ok(if code == 0 { EXIT_OK } else { code })
+}
