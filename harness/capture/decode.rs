@@ -9,6 +9,7 @@
 //! when the stub decodes as a KMS request. Non-DCE/RPC connections off the KMS port are ignored
 //! quietly.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
@@ -27,8 +28,8 @@ use super::records::{
 };
 use crate::wire::kms::{verify_parsed, DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{
-    NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, NCA_PROTO_ERROR,
-    NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
+    NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID,
+    NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
 };
 
 /// Decoder settings.
@@ -174,22 +175,39 @@ fn guess_response_syntax(stub: &[u8]) -> NdrSyntax {
     NdrSyntax::Ndr32
 }
 
-fn result_text(r: ResultKind) -> String {
+fn result_text(r: ResultKind) -> Cow<'static, str> {
     match r {
         ResultKind::Acceptance => "acceptance".into(),
         ResultKind::UserRejection => "user_rejection".into(),
         ResultKind::ProviderRejection => "provider_rejection".into(),
         ResultKind::NegotiateAck => "negotiate_ack".into(),
-        ResultKind::Unknown(v) => format!("unknown:{v}"),
+        ResultKind::Unknown(v) => format!("unknown:{v}").into(),
     }
 }
 
-fn syntax_text(k: TransferSyntaxKind) -> String {
+fn syntax_text(k: TransferSyntaxKind) -> Cow<'static, str> {
     match k {
         TransferSyntaxKind::Ndr32 => "ndr32".into(),
         TransferSyntaxKind::Ndr64 => "ndr64".into(),
-        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}"),
+        TransferSyntaxKind::Btfn { features: 3 } => "btfn:0x0003".into(),
+        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}").into(),
         TransferSyntaxKind::Other => "other".into(),
+    }
+}
+
+/// The interface UUID as text, without formatting for the KMS interface.
+fn interface_text(u: &uuid::Uuid) -> Cow<'static, str> {
+    if *u == KMS_INTERFACE_UUID {
+        "51c82175-844e-4750-b0d8-ec255555bc06".into()
+    } else {
+        u.to_string().into()
+    }
+}
+
+fn version_text(v: (u16, u16)) -> Cow<'static, str> {
+    match v {
+        (1, 0) => "1.0".into(),
+        (a, b) => format!("{a}.{b}").into(),
     }
 }
 
@@ -239,18 +257,15 @@ impl Calls {
     }
 
     fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
-        let kms = b
-            .contexts
-            .iter()
-            .any(|c| c.interface == crate::wire::rpc::KMS_INTERFACE_UUID);
+        let kms = b.contexts.iter().any(|c| c.interface == KMS_INTERFACE_UUID);
         self.kms |= kms;
         let contexts = b
             .contexts
             .iter()
             .map(|c| ContextRecord {
                 id: c.id,
-                interface: c.interface.to_string(),
-                version: format!("{}.{}", c.interface_version.0, c.interface_version.1),
+                interface: interface_text(&c.interface),
+                version: version_text(c.interface_version),
                 proposed: c.proposed.iter().map(|k| syntax_text(*k)).collect(),
                 result: c.result.map(result_text),
                 reason: c.reason,
