@@ -61,6 +61,15 @@ struct Pending {
     request: Result<DecodedRequest, String>,
 }
 
+/// A response whose request has not been seen (yet).
+struct Orphan {
+    call_id: u32,
+    p_cont_id: u16,
+    ctx_ndr: Option<NdrSyntax>,
+    stub: Vec<u8>,
+    packet: u64,
+}
+
 /// Per-connection state apart from the framers.
 struct Calls {
     flow: Flow,
@@ -71,6 +80,7 @@ struct Calls {
     ignored: bool,
     kms: bool,
     pending: Vec<Pending>,
+    orphans: Vec<Orphan>,
 }
 
 struct Conn {
@@ -311,7 +321,7 @@ impl Calls {
             let old = self.pending.remove(0);
             self.unanswered(old, out);
         }
-        self.pending.push(Pending {
+        let p = Pending {
             call_id: c.call_id,
             context_id: c.p_cont_id,
             ndr: Some(ndr),
@@ -319,7 +329,14 @@ impl Calls {
             fragments: c.fragments,
             packet,
             request,
-        });
+        };
+        match self.orphans.iter().position(|o| o.call_id == c.call_id) {
+            Some(i) => {
+                let o = self.orphans.remove(i);
+                self.answer(Some(p), o, out);
+            }
+            None => self.pending.push(p),
+        }
     }
 
     fn exchange_of(&self, p: &Pending, name: &Arc<str>) -> ExchangeRecord {
@@ -353,19 +370,63 @@ impl Calls {
 
     fn response<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
         let pending = self.take(c.call_id);
-        if pending.is_none() && !self.kms && !self.kms_port {
+        if pending.is_none() {
+            if !self.kms && !self.kms_port {
+                return;
+            }
+            // The request may still come: the client direction can be held back by
+            // reassembly (a hole before it). Keep the response a while, bounded.
+            if self.orphans.len() >= MAX_OPEN_CALLS * 4 {
+                let old = self.orphans.remove(0);
+                self.answer(None, old, out);
+            }
+            self.orphans.push(Orphan {
+                call_id: c.call_id,
+                p_cont_id: c.p_cont_id,
+                ctx_ndr: c.context.and_then(|x| x.syntax),
+                stub: c.stub.into_owned(),
+                packet,
+            });
             return;
         }
-        let ctx_ndr = c.context.and_then(|x| x.syntax);
+        let o = Orphan {
+            call_id: c.call_id,
+            p_cont_id: c.p_cont_id,
+            ctx_ndr: c.context.and_then(|x| x.syntax),
+            stub: Vec::new(),
+            packet,
+        };
+        self.answer_with(pending, &o, &c.stub, out);
+    }
+
+    fn answer<F: FnMut(&Record)>(
+        &mut self,
+        pending: Option<Pending>,
+        o: Orphan,
+        out: &mut Out<'_, F>,
+    ) {
+        self.answer_with(pending, &o, &o.stub, out);
+    }
+
+    /// Pairs a response stub (`o` describes it; its bytes are `stub`) with its request.
+    fn answer_with<F: FnMut(&Record)>(
+        &mut self,
+        pending: Option<Pending>,
+        o: &Orphan,
+        stub: &[u8],
+        out: &mut Out<'_, F>,
+    ) {
+        let packet = o.packet;
+        let ctx_ndr = o.ctx_ndr;
         let mut x = match &pending {
             Some(p) => self.exchange_of(p, out.name),
             None => ExchangeRecord {
                 capture: out.name.clone(),
                 flow: self.flow.clone(),
-                call_id: c.call_id,
+                call_id: o.call_id,
                 ndr: None,
                 ndr_guessed: ctx_ndr.is_none(),
-                context_id: c.p_cont_id,
+                context_id: o.p_cont_id,
                 fragments: 0,
                 request_packet: None,
                 response_packet: None,
@@ -382,9 +443,9 @@ impl Calls {
             .as_ref()
             .and_then(|p| p.ndr)
             .or(ctx_ndr)
-            .unwrap_or_else(|| guess_response_syntax(&c.stub));
+            .unwrap_or_else(|| guess_response_syntax(stub));
         x.ndr = Some(ndr_name(ndr));
-        match ResponseStub::parse(&c.stub, ndr) {
+        match ResponseStub::parse(stub, ndr) {
             Err(e) => x.response_error = Some(format!("response stub: {e}")),
             Ok(ResponseStub::Error { hresult, .. }) => {
                 x.response = Some(ResponseView::error(hresult))
@@ -408,6 +469,10 @@ impl Calls {
     }
 
     fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
+        for o in std::mem::take(&mut self.orphans) {
+            let pending = self.take(o.call_id);
+            self.answer(pending, o, out);
+        }
         for p in std::mem::take(&mut self.pending) {
             self.unanswered(p, out);
         }
@@ -525,6 +590,7 @@ impl Decoder {
                             ignored: false,
                             kms: false,
                             pending: Vec::new(),
+                            orphans: Vec::new(),
                         },
                     },
                 );
