@@ -69,6 +69,7 @@ const EXPECT: &[Expectation] = &[
     ("c11_", 0, 0, 1, 0, 0, false, 1),
     ("c12_", 1, 1, 0, 0, 0, false, 1),
     ("c13_", 1, 1, 0, 1, 0, false, 1),
+    ("c14_", 3, 3, 0, 0, 0, false, 1),
     ("d01_", 3, 3, 0, 0, 1, true, 1),
     ("d02_", 2, 2, 0, 0, 1, true, 1),
 ];
@@ -136,6 +137,17 @@ fn corpus_decodes_as_the_manifest_says() {
                 _ => None,
             });
             assert_eq!(x.expect("response").hresult, "0xC004F042");
+        }
+        if name.starts_with("c14_") {
+            assert_eq!(s.gaps, 1, "{name}");
+            let calls: Vec<(u32, bool)> = recs
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Exchange(x) => Some((x.call_id, x.request.is_some())),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(calls, [(2, true), (4, true), (3, false)], "{name}");
         }
         if name.starts_with("c06_") {
             assert!(

@@ -329,6 +329,8 @@ pub struct Packetize {
     pub skip_data: usize,
     /// Client ISN / server ISN.
     pub isn: (u32, u32),
+    /// Leave out this data segment (0-based, after `skip_data`): a hole in the stream.
+    pub drop: Option<usize>,
 }
 
 impl Default for Packetize {
@@ -339,6 +341,7 @@ impl Default for Packetize {
             retransmit: false,
             skip_data: 0,
             isn: (0x1000_0000, 0x2000_0000),
+            drop: None,
         }
     }
 }
@@ -374,7 +377,10 @@ pub fn flow_packets(
         data.extend(group);
     }
     let mut n = 0;
-    for seg in data.into_iter().skip(how.skip_data) {
+    for (i, seg) in data.into_iter().skip(how.skip_data).enumerate() {
+        if how.drop == Some(i) {
+            continue;
+        }
         n += 1;
         let dup = how.retransmit && n % 3 == 0;
         if dup {
@@ -686,6 +692,23 @@ pub fn corpus() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
             T0,
         )?,
     ));
+    // A hole: the second segment of request 2 (call 3) was not captured.
+    {
+        let spec = FlowSpec {
+            seed: 18,
+            ..FlowSpec::default()
+        };
+        // Data segments at mss 100: bind 2, bind_ack 1, request 1 3, response 1 3, request 2 3…
+        let how = Packetize {
+            mss: 100,
+            drop: Some(10),
+            ..Packetize::default()
+        };
+        files.push((
+            "c14_v6_gap.pcap",
+            write_pcap(&simple(&spec, c, s, how), eth, false, T0)?,
+        ));
+    }
     // Damage: the v6 file cut inside its last-but-two packet record.
     {
         let cut = v6_file.len().saturating_sub(120);

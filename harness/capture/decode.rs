@@ -9,6 +9,7 @@
 //! when the stub decodes as a KMS request. Non-DCE/RPC connections off the KMS port are ignored
 //! quietly.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
@@ -27,8 +28,8 @@ use super::records::{
 };
 use crate::wire::kms::{verify_parsed, DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{
-    NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, NCA_PROTO_ERROR,
-    NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
+    NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID,
+    NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
 };
 
 /// Decoder settings.
@@ -60,6 +61,15 @@ struct Pending {
     request: Result<DecodedRequest, String>,
 }
 
+/// A response whose request has not been seen (yet).
+struct Orphan {
+    call_id: u32,
+    p_cont_id: u16,
+    ctx_ndr: Option<NdrSyntax>,
+    stub: Vec<u8>,
+    packet: u64,
+}
+
 /// Per-connection state apart from the framers.
 struct Calls {
     flow: Flow,
@@ -70,6 +80,7 @@ struct Calls {
     ignored: bool,
     kms: bool,
     pending: Vec<Pending>,
+    orphans: Vec<Orphan>,
 }
 
 struct Conn {
@@ -174,22 +185,39 @@ fn guess_response_syntax(stub: &[u8]) -> NdrSyntax {
     NdrSyntax::Ndr32
 }
 
-fn result_text(r: ResultKind) -> String {
+fn result_text(r: ResultKind) -> Cow<'static, str> {
     match r {
         ResultKind::Acceptance => "acceptance".into(),
         ResultKind::UserRejection => "user_rejection".into(),
         ResultKind::ProviderRejection => "provider_rejection".into(),
         ResultKind::NegotiateAck => "negotiate_ack".into(),
-        ResultKind::Unknown(v) => format!("unknown:{v}"),
+        ResultKind::Unknown(v) => format!("unknown:{v}").into(),
     }
 }
 
-fn syntax_text(k: TransferSyntaxKind) -> String {
+fn syntax_text(k: TransferSyntaxKind) -> Cow<'static, str> {
     match k {
         TransferSyntaxKind::Ndr32 => "ndr32".into(),
         TransferSyntaxKind::Ndr64 => "ndr64".into(),
-        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}"),
+        TransferSyntaxKind::Btfn { features: 3 } => "btfn:0x0003".into(),
+        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}").into(),
         TransferSyntaxKind::Other => "other".into(),
+    }
+}
+
+/// The interface UUID as text, without formatting for the KMS interface.
+fn interface_text(u: &uuid::Uuid) -> Cow<'static, str> {
+    if *u == KMS_INTERFACE_UUID {
+        "51c82175-844e-4750-b0d8-ec255555bc06".into()
+    } else {
+        u.to_string().into()
+    }
+}
+
+fn version_text(v: (u16, u16)) -> Cow<'static, str> {
+    match v {
+        (1, 0) => "1.0".into(),
+        (a, b) => format!("{a}.{b}").into(),
     }
 }
 
@@ -239,18 +267,15 @@ impl Calls {
     }
 
     fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
-        let kms = b
-            .contexts
-            .iter()
-            .any(|c| c.interface == crate::wire::rpc::KMS_INTERFACE_UUID);
+        let kms = b.contexts.iter().any(|c| c.interface == KMS_INTERFACE_UUID);
         self.kms |= kms;
         let contexts = b
             .contexts
             .iter()
             .map(|c| ContextRecord {
                 id: c.id,
-                interface: c.interface.to_string(),
-                version: format!("{}.{}", c.interface_version.0, c.interface_version.1),
+                interface: interface_text(&c.interface),
+                version: version_text(c.interface_version),
                 proposed: c.proposed.iter().map(|k| syntax_text(*k)).collect(),
                 result: c.result.map(result_text),
                 reason: c.reason,
@@ -296,7 +321,7 @@ impl Calls {
             let old = self.pending.remove(0);
             self.unanswered(old, out);
         }
-        self.pending.push(Pending {
+        let p = Pending {
             call_id: c.call_id,
             context_id: c.p_cont_id,
             ndr: Some(ndr),
@@ -304,7 +329,14 @@ impl Calls {
             fragments: c.fragments,
             packet,
             request,
-        });
+        };
+        match self.orphans.iter().position(|o| o.call_id == c.call_id) {
+            Some(i) => {
+                let o = self.orphans.remove(i);
+                self.answer(Some(p), o, out);
+            }
+            None => self.pending.push(p),
+        }
     }
 
     fn exchange_of(&self, p: &Pending, name: &Arc<str>) -> ExchangeRecord {
@@ -344,19 +376,63 @@ impl Calls {
 
     fn response<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
         let pending = self.take(c.call_id);
-        if pending.is_none() && !self.kms && !self.kms_port {
+        if pending.is_none() {
+            if !self.kms && !self.kms_port {
+                return;
+            }
+            // The request may still come: the client direction can be held back by
+            // reassembly (a hole before it). Keep the response a while, bounded.
+            if self.orphans.len() >= MAX_OPEN_CALLS * 4 {
+                let old = self.orphans.remove(0);
+                self.answer(None, old, out);
+            }
+            self.orphans.push(Orphan {
+                call_id: c.call_id,
+                p_cont_id: c.p_cont_id,
+                ctx_ndr: c.context.and_then(|x| x.syntax),
+                stub: c.stub.into_owned(),
+                packet,
+            });
             return;
         }
-        let ctx_ndr = c.context.and_then(|x| x.syntax);
+        let o = Orphan {
+            call_id: c.call_id,
+            p_cont_id: c.p_cont_id,
+            ctx_ndr: c.context.and_then(|x| x.syntax),
+            stub: Vec::new(),
+            packet,
+        };
+        self.answer_with(pending, &o, &c.stub, out);
+    }
+
+    fn answer<F: FnMut(&Record)>(
+        &mut self,
+        pending: Option<Pending>,
+        o: Orphan,
+        out: &mut Out<'_, F>,
+    ) {
+        self.answer_with(pending, &o, &o.stub, out);
+    }
+
+    /// Pairs a response stub (`o` describes it; its bytes are `stub`) with its request.
+    fn answer_with<F: FnMut(&Record)>(
+        &mut self,
+        pending: Option<Pending>,
+        o: &Orphan,
+        stub: &[u8],
+        out: &mut Out<'_, F>,
+    ) {
+        let packet = o.packet;
+        let ctx_ndr = o.ctx_ndr;
         let mut x = match &pending {
             Some(p) => self.exchange_of(p, out.name),
             None => ExchangeRecord {
                 capture: out.name.clone(),
                 flow: self.flow.clone(),
-                call_id: c.call_id,
+                call_id: o.call_id,
                 ndr: None,
                 ndr_guessed: ctx_ndr.is_none(),
-                context_id: c.p_cont_id,
+                context_id: o.p_cont_id,
                 fragments: 0,
                 request_packet: None,
                 response_packet: None,
@@ -381,9 +457,9 @@ impl Calls {
             .as_ref()
             .and_then(|p| p.ndr)
             .or(ctx_ndr)
-            .unwrap_or_else(|| guess_response_syntax(&c.stub));
+            .unwrap_or_else(|| guess_response_syntax(stub));
         x.ndr = Some(ndr_name(ndr));
-        match ResponseStub::parse(&c.stub, ndr) {
+        match ResponseStub::parse(stub, ndr) {
             Err(e) => x.response_error = Some(format!("response stub: {e}")),
             Ok(ResponseStub::Error { hresult, .. }) => {
                 x.response = Some(ResponseView::error(hresult))
@@ -409,6 +485,10 @@ impl Calls {
     }
 
     fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
+        for o in std::mem::take(&mut self.orphans) {
+            let pending = self.take(o.call_id);
+            self.answer(pending, o, out);
+        }
         for p in std::mem::take(&mut self.pending) {
             self.unanswered(p, out);
         }
@@ -526,6 +606,7 @@ impl Decoder {
                             ignored: false,
                             kms: false,
                             pending: Vec::new(),
+                            orphans: Vec::new(),
                         },
                     },
                 );

@@ -5,6 +5,7 @@
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::model::Catalog;
@@ -65,14 +66,14 @@ pub struct ContextRecord {
     /// Context id.
     pub id: u16,
     /// Interface UUID.
-    pub interface: String,
+    pub interface: Cow<'static, str>,
     /// Interface version `major.minor`.
-    pub version: String,
+    pub version: Cow<'static, str>,
     /// Transfer syntaxes proposed: `ndr32`, `ndr64`, `btfn:0x0003`, `other`.
-    pub proposed: Vec<String>,
+    pub proposed: Vec<Cow<'static, str>>,
     /// `acceptance`, `user_rejection`, `provider_rejection`, `negotiate_ack`, `unknown:N`, or
     /// `null` when unanswered.
-    pub result: Option<String>,
+    pub result: Option<Cow<'static, str>>,
     /// The reason field (BTFN: accepted feature bits).
     pub reason: u16,
     /// Accepted NDR syntax (`ndr32` / `ndr64`).
