@@ -67,6 +67,8 @@ struct Orphan {
     p_cont_id: u16,
     ctx_ndr: Option<NdrSyntax>,
     stub: Vec<u8>,
+    /// The whole response PDU when it came in one fragment (for replay's RPC checks).
+    pdu: Option<Vec<u8>>,
     packet: u64,
 }
 
@@ -391,6 +393,7 @@ impl Calls {
                 p_cont_id: c.p_cont_id,
                 ctx_ndr: c.context.and_then(|x| x.syntax),
                 stub: c.stub.into_owned(),
+                pdu: c.pdu.map(<[u8]>::to_vec),
                 packet,
             });
             return;
@@ -400,9 +403,10 @@ impl Calls {
             p_cont_id: c.p_cont_id,
             ctx_ndr: c.context.and_then(|x| x.syntax),
             stub: Vec::new(),
+            pdu: None,
             packet,
         };
-        self.answer_with(pending, &o, &c.stub, out);
+        self.answer_with(pending, &o, &c.stub, c.pdu, out);
     }
 
     fn answer<F: FnMut(&Record)>(
@@ -411,15 +415,17 @@ impl Calls {
         o: Orphan,
         out: &mut Out<'_, F>,
     ) {
-        self.answer_with(pending, &o, &o.stub, out);
+        self.answer_with(pending, &o, &o.stub, o.pdu.as_deref(), out);
     }
 
-    /// Pairs a response stub (`o` describes it; its bytes are `stub`) with its request.
+    /// Pairs a response stub (`o` describes it; its bytes are `stub`, its whole PDU `pdu`
+    /// when it came in one fragment) with its request.
     fn answer_with<F: FnMut(&Record)>(
         &mut self,
         pending: Option<Pending>,
         o: &Orphan,
         stub: &[u8],
+        pdu: Option<&[u8]>,
         out: &mut Out<'_, F>,
     ) {
         let packet = o.packet;
@@ -450,7 +456,7 @@ impl Calls {
             request: pending
                 .as_ref()
                 .and_then(|p| p.request.as_ref().ok().cloned()),
-            response_pdu: c.pdu.map(<[u8]>::to_vec),
+            response_pdu: pdu.map(<[u8]>::to_vec),
             response_message: None,
         };
         let ndr = pending
