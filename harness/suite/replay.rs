@@ -19,7 +19,8 @@ use crate::capture::{decode_capture, CaptureReader, DecodeConfig};
 use crate::cli::{ReplayArgs, EXIT_OK, EXIT_USAGE};
 use crate::client::{bind_pdu, classify, context_element, Answer, EncodedRequest, RequestSpec};
 use crate::host::convert::activation_request;
-use crate::model::{HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp};
+use crate::model::decision::HR_KMS_ID_MISMATCH;
+use crate::model::{rules, HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp};
 use crate::report::TargetHealth;
 use crate::report::{junit, terminal, to_json, CaseReport, Finding, Level, RunReport, Verdict};
 use crate::rng::SplitMix64;
@@ -427,6 +428,9 @@ impl CaptureState<'_> {
                 r.sku.or(r.kms).unwrap_or("unknown product"),
                 r.protocol
             ),
+            None if x.request_packet.is_none() && x.request_error.is_none() => {
+                format!("{}: response to a request not captured", self.stem)
+            }
             None => format!("{}: undecodable request", self.stem),
         };
         let mut f = Findings::default();
@@ -488,6 +492,16 @@ impl CaptureState<'_> {
                 }
                 self.judge_model(&mut f, x, req);
             }
+            // The request was not captured (the capture started after it, or behind a hole):
+            // nothing says what the host was asked, so only the answer's form is judged.
+            None if x.request_packet.is_none() && x.request_error.is_none() => f.check(
+                "replay.request_captured",
+                None,
+                Level::Info,
+                false,
+                "the request of this answer in the capture",
+                "not captured; only the response's RPC form was judged",
+            ),
             None if x.response.is_some() => {
                 let answered = message.is_some();
                 f.check(
@@ -553,7 +567,14 @@ impl CaptureState<'_> {
         let Some(observed) = observed else {
             return;
         };
-        let verdict = decision.permits(observed);
+        let mut verdict = decision.permits(observed);
+        // The captured host's keys are unknown: refusing a product as not served by its key
+        // (0xC004F042) is allowed for any product, not only those no key serves.
+        if verdict.is_err()
+            && matches!(observed, Observed::Refuse { hresult } if hresult == HR_KMS_ID_MISMATCH)
+        {
+            verdict = Ok(Some(rules::HIER_HOST_KEY));
+        }
         f.check(
             "model.outcome",
             Some(rules.first().map_or("MODEL", String::as_str)),
