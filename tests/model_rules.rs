@@ -541,6 +541,32 @@ fn time_skew() {
     assert_eq!(strict.handle(&r, T0).hresult(), 0);
 }
 
+// Source: rules-and-failures.md §2 CNT-3; kms-protocol.md §6.4 — N above 1000 is undocumented:
+// the model answers, and allows the 0x8007000D refusal implementations give (INFO level).
+#[test]
+fn thr_n_large() {
+    let mut r = ActivationRequest::genuine(WIN10, cmid(1), T0);
+    r.required_count = 1001;
+    let d = host().handle(&r, T0);
+    assert_eq!(d.hresult(), 0);
+    assert!(d.rules.contains(&rules::THR_N_LARGE));
+    assert_eq!(
+        d.permits(Observed::Refuse {
+            hresult: HR_INVALID_DATA
+        }),
+        Ok(Some(rules::THR_N_LARGE))
+    );
+    r.required_count = 1000;
+    let d = host().handle(&r, T0);
+    assert!(!d.rules.contains(&rules::THR_N_LARGE));
+    assert!(d
+        .permits(Observed::Refuse {
+            hresult: HR_INVALID_DATA
+        })
+        .is_err());
+    assert_eq!(rule(rules::THR_N_LARGE).unwrap().level, Level::Info);
+}
+
 // Source: kms-protocol.md §4.6 item 7 — same ePID and HwId for one host-key family.
 #[test]
 fn epid_stable() {

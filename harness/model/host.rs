@@ -325,6 +325,15 @@ impl KmsHost {
             });
         }
 
+        // THR-N-LARGE (INFO): N above 1000 may be refused as invalid data.
+        if request.required_count > 1000 {
+            rules.push(rules::THR_N_LARGE);
+            alternatives.push(Alternative::Refuse {
+                hresult: HR_INVALID_DATA,
+                rule: rules::THR_N_LARGE,
+            });
+        }
+
         // Product gate: HIER-HOST-KEY / HIER-UNKNOWN-KMS-ID / HOST-UPDATE-WIN7.
         let cat = Catalog::get();
         let (app_id, key_idx) = match cat.kms(&request.kms_id) {

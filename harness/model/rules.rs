@@ -90,6 +90,7 @@ rule_ids! {
     HR_0XC004F042 = "HR-0xC004F042";
     VER_UNSUPPORTED = "VER-UNSUPPORTED";
     TIME_SKEW = "TIME-SKEW";
+    THR_N_LARGE = "THR-N-LARGE";
     EPID_STABLE = "EPID-STABLE";
 }
 
@@ -126,6 +127,7 @@ static RULES: &[Rule] = &[
     Rule { id: HR_0XC004F038, statement: "A client whose answer carries a count below its threshold stays unactivated with 0xC004F038.", source: "Microsoft: troubleshoot-activation-error-codes (kms-protocol.md §6.4)", level: Level::Must },
     Rule { id: HR_0XC004F042, statement: "A host that cannot serve the requested product answers 0xC004F042.", source: "Microsoft: troubleshoot-activation-error-codes (kms-protocol.md §6.4)", level: Level::Must },
     Rule { id: VER_UNSUPPORTED, statement: "A request with an unsupported protocol version (not 4.0, 5.0 or 6.0) gets 0x8007000D.", source: "kms-protocol.md §6.1 item 3, §6.4", level: Level::Must },
+    Rule { id: THR_N_LARGE, statement: "How a host treats a RequiredClientCount above 1000 is undocumented; refusing it with 0x8007000D, as implementations do, is allowed.", source: "rules-and-failures.md §2 CNT-3; kms-protocol.md §6.1, §6.4 (vlmcsd: N > 1000 ⇒ 0x8007000D)", level: Level::Info },
     Rule { id: TIME_SKEW, statement: "A request time too far from the host's clock gets 0xC004F06C; the bound (default ±4 h) is not documented by Microsoft.", source: "Microsoft: error-0xc004f06c article; ±4 h from implementations (kms-protocol.md §6.5)", level: Level::Info },
     Rule { id: EPID_STABLE, statement: "A host answers every request of one host-key family with the same ePID and HwId.", source: "kms-protocol.md §4.6 item 7", level: Level::Should },
 ];
