@@ -17,12 +17,14 @@
 //! | `capture`      | [`fuzz_capture`]         | terminates; summary counters equal the events emitted   |
 //! | `spec_yaml`    | [`fuzz_spec_yaml`]       | error lines inside the text; strict ⇒ permissive        |
 //! | `model`        | [`fuzz_model`]           | count ≤ cache, repeat CMID no rise, budgets exact       |
+//! | `decode`       | [`fuzz_decode`]          | terminates; one summary, its counters equal the records |
 //! | `host_connection` | [`fuzz_host_connection`] | bounded whole-PDU replies; still serves a genuine client |
 //!
 //! [`seeds`] builds seed inputs for every target from the shared corpus, local captures and
 //! spec files (used by `cargo run --example fuzz_seeds` and by the regression tests).
 
 mod capture;
+mod decode;
 mod host;
 mod kms;
 mod model;
@@ -31,6 +33,7 @@ pub mod seeds;
 mod spec;
 
 pub use capture::fuzz_capture;
+pub use decode::fuzz_decode;
 pub use host::fuzz_host_connection;
 pub use kms::{fuzz_epid, fuzz_kms_request, fuzz_kms_response};
 #[cfg(feature = "arbitrary")]
@@ -44,7 +47,7 @@ pub type ByteTarget = fn(&[u8]);
 
 /// The byte-input fuzz targets by name (the model target is structure-aware and takes
 /// [`ModelEvent`]s instead), in the order CI runs them.
-pub const BYTE_TARGETS: [(&str, ByteTarget); 8] = [
+pub const BYTE_TARGETS: [(&str, ByteTarget); 9] = [
     ("rpc_pdu", fuzz_rpc_pdu),
     ("pdu_stream", fuzz_pdu_stream),
     ("kms_request", fuzz_kms_request),
@@ -53,6 +56,7 @@ pub const BYTE_TARGETS: [(&str, ByteTarget); 8] = [
     ("capture", fuzz_capture),
     ("spec_yaml", fuzz_spec_yaml),
     ("host_connection", fuzz_host_connection),
+    ("decode", fuzz_decode),
 ];
 
 /// Asserts a wire error points inside (or just past the end of) the input it describes.

@@ -75,6 +75,7 @@ impl SeedSet {
         let bytes = std::fs::read(path)?;
         if bytes.len() as u64 <= MAX_CAPTURE_SEED {
             self.add("capture", bytes.clone());
+            self.add("decode", bytes.clone());
         }
         self.add_capture_bytes(&bytes);
         Ok(())
@@ -320,7 +321,9 @@ impl SeedSet {
             up.extend_from_slice(&rq);
             down.extend_from_slice(&rs);
             self.add_streams(&up, &down);
-            self.add("capture", sample_capture(&up, &down, i == 2));
+            let capture = sample_capture(&up, &down, i == 2);
+            self.add("decode", capture.clone());
+            self.add("capture", capture);
         }
         self.add(
             "epid",
