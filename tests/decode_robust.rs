@@ -2,10 +2,11 @@
 //! at many places, decodes to `Err` (not a capture) or to records ending with a summary; and a
 //! DCE/RPC stream of random bytes on the KMS port yields only error/summary records.
 
-use kmsspec::capture::corpus::{flow_packets, write_pcap, Message, Packetize, Rng};
+use kmsspec::capture::corpus::{flow_packets, write_pcap, Message, Packetize};
 use kmsspec::capture::decode_to_vec;
 use kmsspec::capture::link::linktype;
 use kmsspec::capture::records::Record;
+use kmsspec::rng::SplitMix64 as Rng;
 
 fn corpus_files() -> Vec<(String, Vec<u8>)> {
     kmsspec::capture::corpus::corpus()

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::link::linktype;
 use super::writer::{PcapNgWriter, PcapWriter, Segment, TcpSession};
 use crate::model::Catalog;
+use crate::rng::SplitMix64;
 use crate::wire::filetime::FileTime;
 use crate::wire::kms::{
     encode_request, encode_response, BaseRequest, BaseResponse, DecodedRequest, LicenseStatus,
@@ -27,36 +28,6 @@ use crate::wire::rpc::{
 
 /// 2026-11-28T00:00:00Z, the corpus clock.
 pub const CORPUS_EPOCH_SECS: i64 = 1_795_824_000;
-
-/// A small deterministic generator (splitmix64).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded generator.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    /// Next 64 bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// 16 random bytes.
-    pub fn block(&mut self) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
-        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
-        b
-    }
-    /// A random (version 4 shaped) UUID.
-    pub fn uuid(&mut self) -> Uuid {
-        uuid::Builder::from_random_bytes(self.block()).into_uuid()
-    }
-}
 
 /// What one generated KMS conversation holds.
 #[derive(Debug, Clone)]
@@ -114,7 +85,7 @@ const FRAG_FLAGS_MID: PfcFlags = PfcFlags(0);
 
 /// The client/host conversation of `spec`: bind/bind_ack, then request/response pairs.
 pub fn conversation(spec: &FlowSpec) -> Vec<Message> {
-    let mut rng = Rng::new(spec.seed);
+    let mut rng = SplitMix64::new(spec.seed);
     let cat = Catalog::get();
     let (sku_id, kms_id, app_id) = match cat.sku_by_name(spec.sku) {
         Some(s) => {
@@ -211,8 +182,8 @@ pub fn conversation(spec: &FlowSpec) -> Vec<Message> {
         };
         let params = match spec.major {
             4 => RequestParams::v4(),
-            5 => RequestParams::v5(rng.block()),
-            _ => RequestParams::v6(rng.block()),
+            5 => RequestParams::v5(rng.block16()),
+            _ => RequestParams::v6(rng.block16()),
         };
         let Ok(msg) = encode_request(&base, &params) else {
             continue;
@@ -282,8 +253,8 @@ pub fn conversation(spec: &FlowSpec) -> Vec<Message> {
                     );
                     let rparams = ResponseParams {
                         outer_version: version,
-                        random: rng.block(),
-                        response_iv: rng.block(),
+                        random: rng.block16(),
+                        response_iv: rng.block16(),
                         hwid: [0x3A, 0x1C, 0x04, 0x96, 0x00, 0xB6, 0x00, 0x76],
                     };
                     match encode_response(&req, &rbase, &rparams) {

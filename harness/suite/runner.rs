@@ -1277,21 +1277,12 @@ fn shadow_host(fresh: bool, cfg: &HostConfig) -> KmsHost {
     })
 }
 
+/// The model's view of a request the runner sent: the same conversion the reference host
+/// uses, with the workstation name as the case gave it.
 fn model_request(d: &DecodedRequest, spec: &RequestSpec) -> crate::model::ActivationRequest {
-    let b = &d.base;
     crate::model::ActivationRequest {
-        protocol: (b.version.major, b.version.minor),
-        app_id: b.application_id,
-        kms_id: b.kms_counted_id,
-        sku_id: b.sku_id,
-        cmid: b.cmid,
-        previous_cmid: b.previous_cmid,
-        required_count: b.required_client_count,
-        client_time: Timestamp::from_filetime(b.request_time),
-        is_vm: b.is_vm(),
-        license_status: b.license_status.to_u32(),
-        grace_minutes: b.grace_minutes,
         workstation: spec.workstation.clone(),
+        ..crate::host::convert::activation_request(d)
     }
 }
 
