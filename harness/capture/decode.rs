@@ -26,7 +26,7 @@ use super::records::{
     hresult_text, BindRecord, ContextRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow,
     GapRecord, RawExchange, Record, RequestView, ResponseView, SummaryRecord,
 };
-use crate::wire::kms::{verify_parsed, DecodedRequest, DecodedResponse};
+use crate::wire::kms::{verify_parsed_failures, DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{
     NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID,
     NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
@@ -481,7 +481,7 @@ impl Calls {
                     }
                 }
                 if let Some(Ok(req)) = pending.as_ref().map(|p| &p.request) {
-                    let v = verify_parsed(req, parsed.as_ref().map_err(|e| *e));
+                    let v = verify_parsed_failures(req, parsed.as_ref().map_err(|e| *e));
                     x.set_verification(&v);
                 }
             }
