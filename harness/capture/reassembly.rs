@@ -201,10 +201,27 @@ pub struct FlowCounters {
     pub stray: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
     lo: SocketAddr,
     hi: SocketAddr,
+}
+
+/// Hashes the addresses and ports in three fixed-size writes (the derived `Hash` of
+/// `SocketAddr` makes many small ones). Equal keys hash equally; IPv6 flow info and scope
+/// are left out, which only costs a collision.
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        fn ip(a: &SocketAddr) -> u128 {
+            match a {
+                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
+                SocketAddr::V6(v6) => v6.ip().to_bits(),
+            }
+        }
+        h.write_u128(ip(&self.lo));
+        h.write_u128(ip(&self.hi));
+        h.write_u32(u32::from(self.lo.port()) << 16 | u32::from(self.hi.port()));
+    }
 }
 
 impl FlowKey {

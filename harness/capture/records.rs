@@ -224,7 +224,13 @@ impl ResponseView {
         let b = &r.base;
         let hwid = match &r.body {
             ResponseBody::V6 { hwid, .. } => {
-                Some(hwid.iter().map(|x| format!("{x:02X}")).collect())
+                const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+                let mut s = String::with_capacity(hwid.len() * 2);
+                for &b in hwid.iter() {
+                    s.push(char::from(DIGITS[usize::from(b >> 4)]));
+                    s.push(char::from(DIGITS[usize::from(b & 15)]));
+                }
+                Some(s)
             }
             _ => None,
         };
