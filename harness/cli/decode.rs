@@ -40,8 +40,10 @@ pub fn run(args: &DecodeArgs) -> i32 {
         let bar = (!args.quiet && size >= PROGRESS_MIN_BYTES && io::stderr().is_terminal())
             .then(|| progress_bar(size));
         let mut write_err = None;
+        // No BufReader: the capture reader already reads in large blocks into its own buffer,
+        // and a second buffer only copied every byte once more.
         let result = decode_capture(
-            io::BufReader::with_capacity(1 << 20, file),
+            file,
             &name,
             &cfg,
             |r| {
