@@ -108,8 +108,15 @@ fn progress_bar(size: u64) -> indicatif::ProgressBar {
 pub fn render<W: Write>(w: &mut W, format: DecodeFormat, r: &Record) -> io::Result<()> {
     match format {
         DecodeFormat::Json => {
-            serde_json::to_writer(&mut *w, r).map_err(io::Error::other)?;
-            w.write_all(b"\n")
+            thread_local! {
+                static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            LINE.with_borrow_mut(|line| {
+                line.clear();
+                crate::capture::json::write_record(line, r);
+                line.push(b'\n');
+                w.write_all(line)
+            })
         }
         DecodeFormat::Yaml => w.write_all(yaml_item(r).as_bytes()),
         DecodeFormat::Text => text(w, r),
