@@ -293,3 +293,39 @@ fn workstation_name_issues() {
     let err = BaseRequest::workstation_field(&"x".repeat(64)).unwrap_err();
     assert_eq!(err.kind, WireErrorKind::InvalidValue { value: 64 });
 }
+
+#[test]
+fn failures_only_verification_agrees_with_the_full_one() {
+    for p in [
+        RequestParams::v4(),
+        RequestParams::v5([3; 16]),
+        RequestParams::v6([3; 16]),
+    ] {
+        let (req, mut rb, rp) = exchange(p);
+        let good = encode_response(&req, &rb, &rp).unwrap();
+        rb.pid_size -= 2;
+        let mut messages = vec![good.clone(), encode_response(&req, &rb, &rp).unwrap()];
+        for at in (0..good.len()).step_by(7) {
+            let mut m = good.clone();
+            m[at] ^= 0x21;
+            messages.push(m);
+        }
+        let mut failures = 0;
+        for m in &messages {
+            let full = verify_response(&req, m);
+            let parsed = DecodedResponse::parse(m);
+            let brief = verify_parsed_failures(&req, parsed.as_ref().map_err(|e| *e));
+            assert_eq!(full.checks.len(), brief.checks.len());
+            for (f, b) in full.checks.iter().zip(&brief.checks) {
+                assert_eq!((f.name, f.passed), (b.name, b.passed));
+                if f.passed {
+                    assert!(b.observed.is_empty() && b.expected.is_empty());
+                } else {
+                    failures += 1;
+                    assert_eq!(f, b);
+                }
+            }
+        }
+        assert!(failures > messages.len(), "mutations must fail checks");
+    }
+}

@@ -26,7 +26,7 @@ use super::records::{
     hresult_text, BindRecord, ContextRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow,
     GapRecord, RawExchange, Record, RequestView, ResponseView, SummaryRecord,
 };
-use crate::wire::kms::{verify_parsed, DecodedRequest, DecodedResponse};
+use crate::wire::kms::{verify_parsed_failures, DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{
     NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID,
     NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
@@ -481,7 +481,7 @@ impl Calls {
                     }
                 }
                 if let Some(Ok(req)) = pending.as_ref().map(|p| &p.request) {
-                    let v = verify_parsed(req, parsed.as_ref().map_err(|e| *e));
+                    let v = verify_parsed_failures(req, parsed.as_ref().map_err(|e| *e));
                     x.set_verification(&v);
                 }
             }
@@ -558,12 +558,27 @@ pub struct Decoder {
     kms_port: u16,
     conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
     sum: SummaryRecord,
+    /// The last server address and its text (most connections go to one server).
+    last_server: Option<(SocketAddr, Arc<str>)>,
 }
 
-fn flow_of(client: SocketAddr, server: SocketAddr) -> Flow {
+/// The flow texts, reusing the last server's text when the server is the same.
+fn flow_of(
+    client: SocketAddr,
+    server: SocketAddr,
+    last_server: &mut Option<(SocketAddr, Arc<str>)>,
+) -> Flow {
+    let server = match last_server {
+        Some((addr, text)) if *addr == server => text.clone(),
+        _ => {
+            let text: Arc<str> = Arc::from(server.to_string());
+            *last_server = Some((server, text.clone()));
+            text
+        }
+    };
     Flow {
         client: Arc::from(client.to_string()),
-        server: Arc::from(server.to_string()),
+        server,
     }
 }
 
@@ -578,6 +593,7 @@ impl Decoder {
                 capture: Arc::from(name),
                 ..Default::default()
             },
+            last_server: None,
         }
     }
 
@@ -606,7 +622,7 @@ impl Decoder {
                         ],
                         assoc: Association::new(),
                         calls: Calls {
-                            flow: flow_of(client, server),
+                            flow: flow_of(client, server, &mut self.last_server),
                             kms_port,
                             seen_pdu: false,
                             ignored: false,

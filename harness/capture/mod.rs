@@ -14,6 +14,7 @@ pub mod corpus;
 pub mod dcerpc;
 pub mod decode;
 pub mod ip;
+pub mod json;
 pub mod link;
 pub mod pipeline;
 pub mod reader;

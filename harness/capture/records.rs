@@ -125,14 +125,14 @@ impl RequestView {
         RequestView {
             protocol: r.outer_version().to_string(),
             base_protocol: b.version.to_string(),
-            app_id: b.application_id.to_string(),
+            app_id: uuid_text(&b.application_id),
             app: cat.application(&b.application_id).map(|a| a.name.as_str()),
-            kms_id: b.kms_counted_id.to_string(),
+            kms_id: uuid_text(&b.kms_counted_id),
             kms: cat.kms(&b.kms_counted_id).map(|k| k.name.as_str()),
-            sku_id: b.sku_id.to_string(),
+            sku_id: uuid_text(&b.sku_id),
             sku: cat.sku(&b.sku_id).map(|s| s.name.as_str()),
-            cmid: b.cmid.to_string(),
-            previous_cmid: b.previous_cmid.to_string(),
+            cmid: uuid_text(&b.cmid),
+            previous_cmid: uuid_text(&b.previous_cmid),
             client_time: rfc3339(b.request_time),
             required_client_count: b.required_client_count,
             workstation: b.workstation().text,
@@ -205,6 +205,12 @@ pub fn rfc3339(t: FileTime) -> String {
     out
 }
 
+/// Lower-case canonical text of a GUID, without the general formatter.
+pub fn uuid_text(u: &uuid::Uuid) -> String {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    u.hyphenated().encode_lower(&mut buf).to_owned()
+}
+
 /// `0xXXXXXXXX`.
 pub fn hresult_text(v: u32) -> String {
     format!("0x{v:08X}")
@@ -224,7 +230,13 @@ impl ResponseView {
         let b = &r.base;
         let hwid = match &r.body {
             ResponseBody::V6 { hwid, .. } => {
-                Some(hwid.iter().map(|x| format!("{x:02X}")).collect())
+                const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+                let mut s = String::with_capacity(hwid.len() * 2);
+                for &b in hwid.iter() {
+                    s.push(char::from(DIGITS[usize::from(b >> 4)]));
+                    s.push(char::from(DIGITS[usize::from(b & 15)]));
+                }
+                Some(s)
             }
             _ => None,
         };
@@ -232,7 +244,7 @@ impl ResponseView {
             protocol: Some(r.outer_version.to_string()),
             hresult: hresult_text(return_value),
             epid: Some(b.epid()),
-            cmid: Some(b.cmid.to_string()),
+            cmid: Some(uuid_text(&b.cmid)),
             time: Some(rfc3339(b.response_time)),
             current_count: Some(b.current_count),
             activation_interval: Some(b.activation_interval),

@@ -40,8 +40,10 @@ pub fn run(args: &DecodeArgs) -> i32 {
         let bar = (!args.quiet && size >= PROGRESS_MIN_BYTES && io::stderr().is_terminal())
             .then(|| progress_bar(size));
         let mut write_err = None;
+        // No BufReader: the capture reader already reads in large blocks into its own buffer,
+        // and a second buffer only copied every byte once more.
         let result = decode_capture(
-            io::BufReader::with_capacity(1 << 20, file),
+            file,
             &name,
             &cfg,
             |r| {
@@ -106,8 +108,15 @@ fn progress_bar(size: u64) -> indicatif::ProgressBar {
 pub fn render<W: Write>(w: &mut W, format: DecodeFormat, r: &Record) -> io::Result<()> {
     match format {
         DecodeFormat::Json => {
-            serde_json::to_writer(&mut *w, r).map_err(io::Error::other)?;
-            w.write_all(b"\n")
+            thread_local! {
+                static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            }
+            LINE.with_borrow_mut(|line| {
+                line.clear();
+                crate::capture::json::write_record(line, r);
+                line.push(b'\n');
+                w.write_all(line)
+            })
         }
         DecodeFormat::Yaml => w.write_all(yaml_item(r).as_bytes()),
         DecodeFormat::Text => text(w, r),

@@ -150,12 +150,16 @@ struct Raw {
     lcids: Vec<u32>,
 }
 
+/// The indexes' hasher: the keys are the committed catalog's, so a fast hash is safe (the
+/// decoder looks up two ids per exchange; SipHash showed in its profile).
+type IdHasher = foldhash::fast::RandomState;
+
 /// The parsed catalog with lookup indexes.
 #[derive(Debug)]
 pub struct Catalog {
     raw: Raw,
-    kms_by_id: HashMap<Uuid, usize>,
-    sku_by_id: HashMap<Uuid, usize>,
+    kms_by_id: HashMap<Uuid, usize, IdHasher>,
+    sku_by_id: HashMap<Uuid, usize, IdHasher>,
 }
 
 /// Why a catalog text did not load.

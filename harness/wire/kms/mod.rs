@@ -27,5 +27,7 @@ pub use response::{
     encode_response, parse_response, BaseResponse, DecodedResponse, PidSizeIssue, ResponseBody,
     ResponseParams,
 };
-pub use verify::{verify_parsed, verify_response, Check, CheckName, Verification};
+pub use verify::{
+    verify_parsed, verify_parsed_failures, verify_response, Check, CheckName, Verification,
+};
 pub use version::{Protocol, ProtocolVersion};

@@ -182,17 +182,23 @@ impl BaseRequest {
 
     /// The workstation name as text, with the reason if the field is not a clean string.
     pub fn workstation(&self) -> WorkstationName {
-        let units: Vec<u16> = self
+        let units = self
             .workstation_raw
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        let end = units.iter().position(|&u| u == 0);
-        let text_units = &units[..end.unwrap_or(units.len())];
-        let (text, bad) = match String::from_utf16(text_units) {
-            Ok(s) => (s, false),
-            Err(_) => (String::from_utf16_lossy(text_units), true),
-        };
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        let end = units.clone().position(|u| u == 0);
+        // Same text as `String::from_utf16` (or its lossy form when invalid), decoded once
+        // without an intermediate unit vector.
+        let mut bad = false;
+        let mut text = String::with_capacity(self.workstation_raw.len() / 2);
+        text.extend(
+            char::decode_utf16(units.take(end.unwrap_or(usize::MAX))).map(|c| {
+                c.unwrap_or_else(|_| {
+                    bad = true;
+                    char::REPLACEMENT_CHARACTER
+                })
+            }),
+        );
         let issue = match end {
             None => Some(WorkstationIssue::NoTerminator),
             Some(_) if bad => Some(WorkstationIssue::InvalidUtf16),

@@ -130,13 +130,15 @@ impl BaseResponse {
     /// The ePID text up to the first NUL unit (lossy for invalid UTF-16; an odd trailing
     /// byte is ignored).
     pub fn epid(&self) -> String {
-        let units: Vec<u16> = self
+        let units = self
             .epid_raw
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&u| u != 0)
-            .collect();
-        String::from_utf16_lossy(&units)
+            .take_while(|&u| u != 0);
+        // Same text as `String::from_utf16_lossy`, without the intermediate unit vector.
+        let mut text = String::with_capacity(self.epid_raw.len() / 2);
+        text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
+        text
     }
 
     /// The first rule of spec §4.6 item 1 this PIDSize / ePID breaks, if any.
@@ -147,18 +149,14 @@ impl BaseResponse {
         if !(4..=MAX_PID_SIZE).contains(&self.pid_size) {
             return Some(PidSizeIssue::OutOfBounds);
         }
-        let units: Vec<u16> = self
+        let mut units = self
             .epid_raw
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        if units.last() != Some(&0) {
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        if units.next_back() != Some(0) {
             return Some(PidSizeIssue::NotTerminated);
         }
-        units[..units.len() - 1]
-            .iter()
-            .position(|&u| u == 0)
-            .map(PidSizeIssue::EmbeddedNul)
+        units.position(|u| u == 0).map(PidSizeIssue::EmbeddedNul)
     }
 }
 

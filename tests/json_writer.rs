@@ -1,0 +1,74 @@
+//! The direct JSON writer (`capture::json`) writes exactly the bytes serde_json writes for
+//! every record of the project's corpus, the shared real captures (when present) and records
+//! with awkward strings.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use kmsspec::capture::decode_to_vec;
+use kmsspec::capture::json::write_record;
+use kmsspec::capture::records::{ErrorRecord, Flow, Record};
+
+fn assert_same(r: &Record) {
+    let mut fast = Vec::new();
+    write_record(&mut fast, r);
+    let serde = serde_json::to_vec(r).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&fast),
+        String::from_utf8_lossy(&serde)
+    );
+}
+
+fn check_dir(dir: &Path) -> usize {
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).expect("captures dir") {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !(name.contains(".pcap") || name.ends_with(".cap")) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        if let Ok(records) = decode_to_vec(&bytes, &name) {
+            for r in &records {
+                assert_same(r);
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn corpus_records_serialise_like_serde_json() {
+    let n = check_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"));
+    assert!(n > 50, "only {n} records");
+}
+
+#[test]
+fn shared_records_serialise_like_serde_json() {
+    let Some(dir) = common::shared_dir() else {
+        return;
+    };
+    let n = check_dir(&dir.join("captures"));
+    assert!(n > 50, "only {n} records");
+}
+
+#[test]
+fn awkward_strings_serialise_like_serde_json() {
+    let r = Record::Error(ErrorRecord {
+        capture: Arc::from("we\"ird\\name\u{1}\t\n é😀"),
+        flow: Some(Flow {
+            client: Arc::from("[::1]:5"),
+            server: Arc::from("10.0.0.1:1688"),
+        }),
+        layer: "rpc",
+        packet: Some(u64::MAX),
+        file_offset: None,
+        stream_offset: Some(0),
+        direction: None,
+        message: "\u{0}\u{8}\u{c}\r\u{1f}\u{7f}".into(),
+    });
+    assert_same(&r);
+}
