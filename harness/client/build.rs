@@ -229,6 +229,26 @@ impl RequestSpec {
         })
     }
 
+    /// The same request as a decoded one (a captured request being re-sent), stamped with a
+    /// new client time.
+    pub fn from_decoded(req: &DecodedRequest, time: FileTime) -> Self {
+        let b = &req.base;
+        RequestSpec {
+            version: req.outer_version(),
+            app_id: b.application_id,
+            kms_id: b.kms_counted_id,
+            sku_id: b.sku_id,
+            cmid: b.cmid,
+            previous_cmid: b.previous_cmid,
+            required_count: b.required_client_count,
+            time,
+            workstation: b.workstation().text,
+            vm: b.is_vm(),
+            license_status: b.license_status.to_u32(),
+            grace_minutes: b.grace_minutes,
+        }
+    }
+
     /// The request as the reference model sees it.
     pub fn to_model(&self) -> ActivationRequest {
         ActivationRequest {

@@ -632,22 +632,8 @@ impl CaptureState<'_> {
         x: &ExchangeRecord,
         req: &DecodedRequest,
     ) {
-        let b = &req.base;
         let now = t.now();
-        let spec = RequestSpec {
-            version: req.outer_version(),
-            app_id: b.application_id,
-            kms_id: b.kms_counted_id,
-            sku_id: b.sku_id,
-            cmid: b.cmid,
-            previous_cmid: b.previous_cmid,
-            required_count: b.required_client_count,
-            time: now,
-            workstation: b.workstation().text,
-            vm: b.is_vm(),
-            license_status: b.license_status.to_u32(),
-            grace_minutes: b.grace_minutes,
-        };
+        let spec = RequestSpec::from_decoded(req, now);
         let ndr = ndr_of(x.ndr);
         let enc = match EncodedRequest::build(&spec, &mut self.rng, ndr, 2, 0, 0) {
             Ok(e) => e,
@@ -733,7 +719,7 @@ impl CaptureState<'_> {
             }
         }
         let old = captured_outcome(x);
-        compare(f, &old, &new, b.required_client_count);
+        compare(f, &old, &new, req.base.required_client_count);
     }
 }
 
