@@ -45,6 +45,8 @@ pub struct ReplayOptions<'a> {
     pub target: Option<&'a dyn Target>,
     /// Seed of the IVs of re-sent requests.
     pub seed: u64,
+    /// A progress bar over the capture files on stderr (when it is a terminal).
+    pub progress: bool,
 }
 
 /// What one captured request got, reduced to the fields two hosts are compared on.
@@ -146,8 +148,18 @@ pub fn replay_all(paths: &[impl AsRef<Path>], opts: &ReplayOptions<'_>) -> RunRe
         .unwrap_or_default();
     let t0 = Instant::now();
     let mut cases = Vec::new();
+    let bar = super::runner::progress_bar(opts.progress, paths.len());
     for p in paths {
+        if let Some(b) = &bar {
+            b.set_message(p.as_ref().display().to_string());
+        }
         cases.extend(replay_file(p.as_ref(), opts));
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
     }
     let names: Vec<String> = paths
         .iter()
@@ -877,6 +889,7 @@ fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
     let opts = ReplayOptions {
         target: live.as_ref().map(|l| l as &dyn Target),
         seed: 1,
+        progress: !args.quiet,
     };
     let report = replay_all(&args.captures, &opts);
     print!("{}", terminal::render(&report));

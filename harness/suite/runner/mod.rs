@@ -184,7 +184,8 @@ fn answered(r: &Result<(), SanityFailure>) -> bool {
     r.as_ref().map_or_else(|e| e.host_answered, |_| true)
 }
 
-fn progress_bar(show: bool, n: usize) -> Option<indicatif::ProgressBar> {
+/// A progress bar on stderr when it is a terminal and `show` (runs and replays of many items).
+pub(crate) fn progress_bar(show: bool, n: usize) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal;
     if !show || !std::io::stderr().is_terminal() {
         return None;
