@@ -66,6 +66,45 @@ pub struct TargetArgs {
     pub write_timeout_ms: u64,
 }
 
+impl TargetArgs {
+    /// The live-I/O timeouts these options ask for.
+    pub fn timeouts(&self) -> crate::target::Timeouts {
+        crate::target::Timeouts {
+            connect: std::time::Duration::from_millis(self.connect_timeout_ms),
+            read: std::time::Duration::from_millis(self.read_timeout_ms),
+            write: std::time::Duration::from_millis(self.write_timeout_ms),
+            ..crate::target::Timeouts::default()
+        }
+    }
+
+    /// What the options declare about a live host (it cannot be reset or have its clock moved).
+    pub fn facts(&self) -> crate::target::TargetFacts {
+        crate::target::TargetFacts {
+            fresh: self.fresh,
+            resettable: false,
+            clock_control: false,
+            host_keys: self.host_key.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+
+    /// The live target `--target` names (loopback only unless `--allow-remote`), if any.
+    pub fn live_target(&self) -> Result<Option<crate::target::LiveTarget>, String> {
+        self.target
+            .as_deref()
+            .map(|addr| {
+                crate::target::LiveTarget::new(
+                    addr,
+                    self.timeouts(),
+                    self.facts(),
+                    self.allow_remote,
+                )
+                .map_err(|e| e.to_string())
+            })
+            .transpose()
+    }
+}
+
 /// `kmsspec run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -325,11 +325,8 @@ pub fn replay(target: &dyn Target, case: &FuzzCase) -> ReplayOutcome {
 pub fn command(args: &FuzzArgs) -> i32 {
     let t = &args.target;
     let timeouts = Timeouts {
-        connect: Duration::from_millis(t.connect_timeout_ms),
-        read: Duration::from_millis(t.read_timeout_ms),
-        write: Duration::from_millis(t.write_timeout_ms),
         connect_attempts: 2,
-        ..Timeouts::default()
+        ..t.timeouts()
     };
     // The embedded host stays alive for the whole command.
     let mut embedded = None;

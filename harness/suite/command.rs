@@ -12,8 +12,7 @@ use crate::report::baseline::{compare, BaselineComparison};
 use crate::report::expect::Expectations;
 use crate::report::{junit, terminal, to_json};
 use crate::target::embedded::{EmbeddedConfig, EmbeddedHost};
-use crate::target::{LiveTarget, Target, TargetFacts, Timeouts};
-use std::time::Duration;
+use crate::target::Target;
 
 /// Runs `kmsspec run` and returns the process exit status.
 pub fn run(args: &RunArgs) -> i32 {
@@ -47,7 +46,8 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
         progress: !args.quiet,
     };
     let t = &args.target;
-    let target: Box<dyn Target> = match &t.target {
+    let target: Box<dyn Target> = match t.live_target()? {
+        Some(live) => Box::new(live),
         None => Box::new(
             EmbeddedHost::start(EmbeddedConfig {
                 host: host_config,
@@ -55,25 +55,6 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
             })
             .map_err(|e| format!("cannot start the embedded host: {e}"))?,
         ),
-        Some(addr) => {
-            let timeouts = Timeouts {
-                connect: Duration::from_millis(t.connect_timeout_ms),
-                read: Duration::from_millis(t.read_timeout_ms),
-                write: Duration::from_millis(t.write_timeout_ms),
-                ..Timeouts::default()
-            };
-            let facts = TargetFacts {
-                fresh: t.fresh,
-                resettable: false,
-                clock_control: false,
-                host_keys: t.host_key.clone(),
-                profile: t.profile.clone(),
-            };
-            Box::new(
-                LiveTarget::new(addr, timeouts, facts, t.allow_remote)
-                    .map_err(|e| e.to_string())?,
-            )
-        }
     };
     let report = run_suite(target.as_ref(), &cases, &opts);
     print!("{}", terminal::render(&report));

@@ -24,12 +24,12 @@ use crate::model::{rules, HostConfig, HostResponse, KmsClient, KmsHost, Observed
 use crate::report::TargetHealth;
 use crate::report::{junit, terminal, to_json, CaseReport, Finding, Level, RunReport, Verdict};
 use crate::rng::SplitMix64;
-use crate::target::{LiveTarget, Target, TargetFacts, Timeouts};
+use crate::target::Target;
 use crate::wire::kms::{DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{NdrSyntax, PfcFlags};
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The case family of every replay case.
 pub const FAMILY: &str = "REPLAY";
@@ -864,28 +864,7 @@ pub fn command(args: &ReplayArgs) -> i32 {
 
 fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
     let t = &args.target;
-    let live = match &t.target {
-        None => None,
-        Some(addr) => {
-            let timeouts = Timeouts {
-                connect: Duration::from_millis(t.connect_timeout_ms),
-                read: Duration::from_millis(t.read_timeout_ms),
-                write: Duration::from_millis(t.write_timeout_ms),
-                ..Timeouts::default()
-            };
-            let facts = TargetFacts {
-                fresh: t.fresh,
-                resettable: false,
-                clock_control: false,
-                host_keys: t.host_key.clone(),
-                profile: t.profile.clone(),
-            };
-            Some(
-                LiveTarget::new(addr, timeouts, facts, t.allow_remote)
-                    .map_err(|e| e.to_string())?,
-            )
-        }
-    };
+    let live = t.live_target()?;
     let opts = ReplayOptions {
         target: live.as_ref().map(|l| l as &dyn Target),
         seed: 1,
