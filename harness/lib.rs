@@ -1,4 +1,5 @@
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 //! kmsspec: a conformance test harness and protocol fuzzer for Microsoft KMS volume-activation
 //! hosts (DCE/RPC over TCP 1688).
 //!

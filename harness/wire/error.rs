@@ -7,13 +7,29 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireErrorKind {
     /// The input ended before the field: `needed` bytes from the field's offset, `available` present.
-    Truncated { needed: usize, available: usize },
+    Truncated {
+        /// Bytes the field needs from its offset.
+        needed: usize,
+        /// Bytes present from that offset.
+        available: usize,
+    },
     /// Bytes were left over after a structure that must consume its whole input.
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many bytes were left over.
+        count: usize,
+    },
     /// A length field disagrees with the bytes actually present or with another length.
-    LengthMismatch { declared: u64, actual: u64 },
+    LengthMismatch {
+        /// The length the field declares.
+        declared: u64,
+        /// The length actually present (or implied by another field).
+        actual: u64,
+    },
     /// A field holds a value the protocol does not allow here.
-    InvalidValue { value: u64 },
+    InvalidValue {
+        /// The value found.
+        value: u64,
+    },
     /// A well-formed construct kmsspec deliberately does not decode (e.g. big-endian drep).
     Unsupported,
     /// A cryptographic check failed (bad PKCS#7 padding, wrong block multiple).
