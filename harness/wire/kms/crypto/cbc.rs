@@ -1,5 +1,6 @@
 //! CBC mode and PKCS#7 padding over a [`KmsCipher`] (V5/V6 messages, spec §3.3–§3.5).
 
+use super::cipher::PAR_BLOCKS;
 use super::{xor16, Block16, KmsCipher};
 use crate::wire::{WireError, WireResult};
 
@@ -24,12 +25,27 @@ pub fn cbc_decrypt(cipher: &KmsCipher, iv: &Block16, data: &mut [u8]) -> WireRes
         return Err(WireError::crypto("kms.cbc.length", data.len()));
     }
     let mut prev = *iv;
-    for chunk in data.chunks_exact_mut(16) {
-        let mut c = [0u8; 16];
-        c.copy_from_slice(chunk);
-        let p = xor16(&cipher.decrypt_block(&c), &prev);
-        chunk.copy_from_slice(&p);
-        prev = c;
+    // Groups of PAR_BLOCKS blocks go through the pipelined round function; a short tail of
+    // two or more blocks is padded with zero blocks and goes the same way.
+    for group in data.chunks_mut(16 * PAR_BLOCKS) {
+        let n = group.len() / 16;
+        if n == 1 {
+            let mut c = [0u8; 16];
+            c.copy_from_slice(group);
+            group.copy_from_slice(&xor16(&cipher.decrypt_block(&c), &prev));
+            prev = c;
+            continue;
+        }
+        let mut cts = [[0u8; 16]; PAR_BLOCKS];
+        for (ct, chunk) in cts.iter_mut().zip(group.chunks_exact(16)) {
+            ct.copy_from_slice(chunk);
+        }
+        let mut pts = cts;
+        cipher.decrypt_blocks8(&mut pts);
+        for ((chunk, pt), ct) in group.chunks_exact_mut(16).zip(&pts).zip(&cts) {
+            chunk.copy_from_slice(&xor16(pt, &prev));
+            prev = *ct;
+        }
     }
     Ok(())
 }
@@ -75,5 +91,30 @@ mod tests {
         let mut v = vec![3u8; 16];
         v[14] = 2;
         assert_eq!(pkcs7_unpad(&v).unwrap_err().offset, 14);
+    }
+
+    #[test]
+    fn parallel_decrypt_matches_block_by_block() {
+        // Lengths around the PAR_BLOCKS group size, for every cipher variant.
+        for cipher in [KmsCipher::v4(), KmsCipher::v5(), KmsCipher::v6()] {
+            let iv: Block16 = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+            for blocks in 0..=2 * PAR_BLOCKS + 3 {
+                let plain: Vec<u8> = (0..blocks * 16).map(|i| (i * 7 + blocks) as u8).collect();
+                let mut data = plain.clone();
+                cbc_encrypt(cipher, &iv, &mut data).unwrap();
+                // Reference: one block at a time.
+                let mut want = data.clone();
+                let mut prev = iv;
+                for chunk in want.chunks_exact_mut(16) {
+                    let c: Block16 = chunk.try_into().unwrap();
+                    chunk.copy_from_slice(&xor16(&cipher.decrypt_block(&c), &prev));
+                    prev = c;
+                }
+                cbc_decrypt(cipher, &iv, &mut data).unwrap();
+                assert_eq!(data, want, "{blocks} blocks");
+                assert_eq!(data, plain, "{blocks} blocks");
+            }
+        }
+        assert!(cbc_decrypt(KmsCipher::v5(), &[0; 16], &mut [0u8; 17]).is_err());
     }
 }

@@ -4,7 +4,10 @@
 
 use std::sync::OnceLock;
 
-use aes::hazmat::{cipher_round, equiv_inv_cipher_round, inv_mix_columns, mix_columns};
+use aes::hazmat::{
+    cipher_round, equiv_inv_cipher_round, equiv_inv_cipher_round_par, inv_mix_columns, mix_columns,
+    Block8,
+};
 use aes::Block;
 
 use super::Block16;
@@ -29,6 +32,10 @@ const V6_MODIFICATION: [(usize, u8); 3] = [(64, 0x73), (96, 0x09), (128, 0xE4)];
 /// Maximum number of round keys (V4: 11 rounds ⇒ 12 round keys).
 const MAX_ROUND_KEYS: usize = 12;
 
+/// Number of blocks [`KmsCipher::decrypt_blocks8`] pipelines at once (the width of the
+/// `aes::hazmat` parallel round functions).
+pub const PAR_BLOCKS: usize = 8;
+
 /// A KMS block cipher with its expanded encryption and (equivalent-inverse) decryption keys.
 #[derive(Clone)]
 pub struct KmsCipher {
@@ -36,6 +43,8 @@ pub struct KmsCipher {
     enc: [Block16; MAX_ROUND_KEYS],
     /// Round keys for the equivalent inverse cipher: `dec[r] = InvMixColumns(enc[r])` for 0 < r < rounds.
     dec: [Block16; MAX_ROUND_KEYS],
+    /// `dec` with every round key repeated [`PAR_BLOCKS`] times, for the parallel round function.
+    dec8: [Block8; MAX_ROUND_KEYS],
 }
 
 impl std::fmt::Debug for KmsCipher {
@@ -87,7 +96,13 @@ impl KmsCipher {
             inv_mix_columns(&mut b);
             *rk = b.into();
         }
-        KmsCipher { rounds, enc, dec }
+        let dec8 = core::array::from_fn(|r| Block8::from_fn(|_| Block::from(dec[r])));
+        KmsCipher {
+            rounds,
+            enc,
+            dec,
+            dec8,
+        }
     }
 
     /// Encrypts one block.
@@ -112,6 +127,23 @@ impl KmsCipher {
         equiv_inv_cipher_round(&mut state, &Block::default());
         mix_columns(&mut state);
         super::xor16(&state.into(), &self.enc[0])
+    }
+
+    /// Decrypts [`PAR_BLOCKS`] independent blocks in place, pipelining them through the rounds
+    /// (CBC decryption of a long message is parallel). Same result as
+    /// [`KmsCipher::decrypt_block`] on each block.
+    pub fn decrypt_blocks8(&self, blocks: &mut [Block16; PAR_BLOCKS]) {
+        let last = &self.enc[self.rounds];
+        let mut state = Block8::from_fn(|i| Block::from(super::xor16(&blocks[i], last)));
+        for r in (1..self.rounds).rev() {
+            equiv_inv_cipher_round_par(&mut state, &self.dec8[r]);
+        }
+        // Final inverse round, as in `decrypt_block`.
+        equiv_inv_cipher_round_par(&mut state, &Block8::default());
+        for (out, s) in blocks.iter_mut().zip(state.iter_mut()) {
+            mix_columns(s);
+            *out = super::xor16(&(*s).into(), &self.enc[0]);
+        }
     }
 }
 
