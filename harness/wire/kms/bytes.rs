@@ -40,3 +40,67 @@ pub fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+/// UTF-16LE `raw` up to the first NUL unit (or its end) as text, unpaired surrogates replaced
+/// by U+FFFD; the flag says whether any were. Same text as `String::from_utf16_lossy` of those
+/// units, with an ASCII fast path (KMS names and ePIDs are ASCII).
+pub(crate) fn utf16le_text(raw: &[u8]) -> (String, bool) {
+    let units = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0);
+    let mut ascii = Vec::with_capacity(raw.len() / 2);
+    for u in units.clone() {
+        match u8::try_from(u) {
+            Ok(b) if b.is_ascii() => ascii.push(b),
+            _ => {
+                ascii.clear();
+                break;
+            }
+        }
+    }
+    if ascii.len() == units.clone().count() {
+        if let Ok(text) = String::from_utf8(ascii) {
+            return (text, false);
+        }
+    }
+    let mut bad = false;
+    let mut text = String::with_capacity(raw.len() / 2);
+    text.extend(char::decode_utf16(units).map(|c| {
+        c.unwrap_or_else(|_| {
+            bad = true;
+            char::REPLACEMENT_CHARACTER
+        })
+    }));
+    (text, bad)
+}
+
+#[cfg(test)]
+mod utf16_tests {
+    use super::utf16le_text;
+
+    fn le(units: &[u16]) -> Vec<u8> {
+        units.iter().flat_map(|u| u.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn matches_from_utf16_lossy() {
+        let cases: [&[u16]; 7] = [
+            &[],
+            &[0x61, 0x62, 0, 0x63],
+            &[0x61, 0x7f, 0x80, 0x62],
+            &[0xD800, 0x61],
+            &[0x61, 0xD83D, 0xDE00, 0],
+            &[0xDC00],
+            &[0, 0x61],
+        ];
+        for units in cases {
+            let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
+            let want = String::from_utf16_lossy(&units[..end]);
+            let bad = String::from_utf16(&units[..end]).is_err();
+            assert_eq!(utf16le_text(&le(units)), (want, bad), "{units:x?}");
+        }
+        // An odd trailing byte is ignored.
+        assert_eq!(utf16le_text(&[0x41, 0, 0x42]).0, "A");
+    }
+}

@@ -182,23 +182,12 @@ impl BaseRequest {
 
     /// The workstation name as text, with the reason if the field is not a clean string.
     pub fn workstation(&self) -> WorkstationName {
-        let units = self
+        let end = self
             .workstation_raw
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
-        let end = units.clone().position(|u| u == 0);
-        // Same text as `String::from_utf16` (or its lossy form when invalid), decoded once
-        // without an intermediate unit vector.
-        let mut bad = false;
-        let mut text = String::with_capacity(self.workstation_raw.len() / 2);
-        text.extend(
-            char::decode_utf16(units.take(end.unwrap_or(usize::MAX))).map(|c| {
-                c.unwrap_or_else(|_| {
-                    bad = true;
-                    char::REPLACEMENT_CHARACTER
-                })
-            }),
-        );
+            .position(|c| c == [0, 0]);
+        // Same text as `String::from_utf16` (or its lossy form when invalid).
+        let (text, bad) = super::bytes::utf16le_text(&self.workstation_raw);
         let issue = match end {
             None => Some(WorkstationIssue::NoTerminator),
             Some(_) if bad => Some(WorkstationIssue::InvalidUtf16),

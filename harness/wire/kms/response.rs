@@ -130,15 +130,8 @@ impl BaseResponse {
     /// The ePID text up to the first NUL unit (lossy for invalid UTF-16; an odd trailing
     /// byte is ignored).
     pub fn epid(&self) -> String {
-        let units = self
-            .epid_raw
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&u| u != 0);
         // Same text as `String::from_utf16_lossy`, without the intermediate unit vector.
-        let mut text = String::with_capacity(self.epid_raw.len() / 2);
-        text.extend(char::decode_utf16(units).map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER)));
-        text
+        super::bytes::utf16le_text(&self.epid_raw).0
     }
 
     /// The first rule of spec §4.6 item 1 this PIDSize / ePID breaks, if any.
