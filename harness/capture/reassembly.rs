@@ -544,16 +544,17 @@ impl FlowTable {
         let to = SocketAddr::new(dst, seg.dst_port);
         let key = FlowKey::new(from, to);
         let fresh_syn = seg.syn && !seg.ack;
-        if let Some(conn) = self.conns.get(&key) {
+        // One lookup for "tracked, and not reused by this SYN" (the common case).
+        let reused = self.conns.get(&key).map(|conn| {
             let reused = fresh_syn
                 && from == conn.client
                 && conn.halves[0].isn.is_some_and(|isn| isn != seg.seq);
-            let reused = reused || (fresh_syn && from != conn.client);
-            if reused {
-                self.close(key, CloseReason::Reused, packet_index, emit);
-            }
+            reused || (fresh_syn && from != conn.client)
+        });
+        if reused == Some(true) {
+            self.close(key, CloseReason::Reused, packet_index, emit);
         }
-        if !self.conns.contains_key(&key) {
+        if reused != Some(false) {
             if self.tombstones.contains_key(&key) && !seg.syn {
                 self.counters.stray += 1;
                 return;
@@ -610,11 +611,12 @@ impl FlowTable {
                 emit,
             );
         }
+        let done = conn_done(Some(conn));
         if seg.rst {
             self.close(key, CloseReason::Rst, packet_index, emit);
             return;
         }
-        if conn_done(self.conns.get(&key)) {
+        if done {
             self.close(key, CloseReason::Fin, packet_index, emit);
         }
     }
