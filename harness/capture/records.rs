@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use crate::model::Catalog;
 use crate::wire::filetime::FileTime;
-use crate::wire::kms::{DecodedRequest, DecodedResponse, ResponseBody, Verification};
+use crate::wire::kms::{
+    DecodedRequest, DecodedResponse, ProtocolVersion, ResponseBody, Verification,
+};
 
 /// One decoded thing, in capture order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -84,9 +86,9 @@ pub struct ContextRecord {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestView {
     /// Outer protocol version, e.g. `6.0`.
-    pub protocol: String,
+    pub protocol: Cow<'static, str>,
     /// Inner (base) version.
-    pub base_protocol: String,
+    pub base_protocol: Cow<'static, str>,
     /// Application id.
     pub app_id: String,
     /// Its catalog name.
@@ -123,8 +125,8 @@ impl RequestView {
         let cat = Catalog::get();
         let b = &r.base;
         RequestView {
-            protocol: r.outer_version().to_string(),
-            base_protocol: b.version.to_string(),
+            protocol: version_text(r.outer_version()),
+            base_protocol: version_text(b.version),
             app_id: uuid_text(&b.application_id),
             app: cat.application(&b.application_id).map(|a| a.name.as_str()),
             kms_id: uuid_text(&b.kms_counted_id),
@@ -147,9 +149,9 @@ impl RequestView {
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct ResponseView {
     /// Outer protocol version.
-    pub protocol: Option<String>,
+    pub protocol: Option<Cow<'static, str>>,
     /// RPC return value as `0xXXXXXXXX`.
-    pub hresult: String,
+    pub hresult: Cow<'static, str>,
     /// ePID text.
     pub epid: Option<String>,
     /// Echoed CMID.
@@ -211,6 +213,16 @@ pub fn uuid_text(u: &uuid::Uuid) -> String {
     u.hyphenated().encode_lower(&mut buf).to_owned()
 }
 
+/// A protocol version as text (`6.0`); the known versions without allocating.
+fn version_text(v: ProtocolVersion) -> Cow<'static, str> {
+    match (v.major, v.minor) {
+        (4, 0) => Cow::Borrowed("4.0"),
+        (5, 0) => Cow::Borrowed("5.0"),
+        (6, 0) => Cow::Borrowed("6.0"),
+        _ => Cow::Owned(v.to_string()),
+    }
+}
+
 /// `0xXXXXXXXX`.
 pub fn hresult_text(v: u32) -> String {
     format!("0x{v:08X}")
@@ -220,7 +232,7 @@ impl ResponseView {
     /// An error stub's view.
     pub fn error(hresult: u32) -> Self {
         ResponseView {
-            hresult: hresult_text(hresult),
+            hresult: Cow::Owned(hresult_text(hresult)),
             ..Self::default()
         }
     }
@@ -241,8 +253,12 @@ impl ResponseView {
             _ => None,
         };
         ResponseView {
-            protocol: Some(r.outer_version.to_string()),
-            hresult: hresult_text(return_value),
+            protocol: Some(version_text(r.outer_version)),
+            hresult: if return_value == 0 {
+                Cow::Borrowed("0x00000000")
+            } else {
+                Cow::Owned(hresult_text(return_value))
+            },
             epid: Some(b.epid()),
             cmid: Some(uuid_text(&b.cmid)),
             time: Some(rfc3339(b.response_time)),

@@ -527,7 +527,7 @@ impl CaptureState<'_> {
                     } else {
                         format!(
                             "error {}",
-                            x.response.as_ref().map_or("", |v| v.hresult.as_str())
+                            x.response.as_ref().map_or("", |v| v.hresult.as_ref())
                         )
                     },
                 );
