@@ -90,21 +90,21 @@ pub struct RequestView {
     /// Inner (base) version.
     pub base_protocol: Cow<'static, str>,
     /// Application id.
-    pub app_id: String,
+    pub app_id: GuidText,
     /// Its catalog name.
     pub app: Option<&'static str>,
     /// KMS counted id.
-    pub kms_id: String,
+    pub kms_id: GuidText,
     /// Its catalog name.
     pub kms: Option<&'static str>,
     /// SKU (activation) id.
-    pub sku_id: String,
+    pub sku_id: GuidText,
     /// Its catalog name.
     pub sku: Option<&'static str>,
     /// Client machine id.
-    pub cmid: String,
+    pub cmid: GuidText,
     /// Previous CMID.
-    pub previous_cmid: String,
+    pub previous_cmid: GuidText,
     /// Client time, RFC 3339 UTC.
     pub client_time: String,
     /// N policy.
@@ -127,14 +127,14 @@ impl RequestView {
         RequestView {
             protocol: version_text(r.outer_version()),
             base_protocol: version_text(b.version),
-            app_id: uuid_text(&b.application_id),
+            app_id: GuidText::of(&b.application_id),
             app: cat.application(&b.application_id).map(|a| a.name.as_str()),
-            kms_id: uuid_text(&b.kms_counted_id),
+            kms_id: GuidText::of(&b.kms_counted_id),
             kms: cat.kms(&b.kms_counted_id).map(|k| k.name.as_str()),
-            sku_id: uuid_text(&b.sku_id),
+            sku_id: GuidText::of(&b.sku_id),
             sku: cat.sku(&b.sku_id).map(|s| s.name.as_str()),
-            cmid: uuid_text(&b.cmid),
-            previous_cmid: uuid_text(&b.previous_cmid),
+            cmid: GuidText::of(&b.cmid),
+            previous_cmid: GuidText::of(&b.previous_cmid),
             client_time: rfc3339(b.request_time),
             required_client_count: b.required_client_count,
             workstation: b.workstation().text,
@@ -155,7 +155,7 @@ pub struct ResponseView {
     /// ePID text.
     pub epid: Option<String>,
     /// Echoed CMID.
-    pub cmid: Option<String>,
+    pub cmid: Option<GuidText>,
     /// Echoed time, RFC 3339 UTC.
     pub time: Option<String>,
     /// Current count.
@@ -205,6 +205,74 @@ pub fn rfc3339(t: FileTime) -> String {
     two(&mut out, ':', rem % 60);
     out.push('Z');
     out
+}
+
+/// Lower-case canonical text of a GUID held inline (36 bytes, no allocation); reads as a `&str`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct GuidText([u8; uuid::fmt::Hyphenated::LENGTH]);
+
+impl GuidText {
+    /// The text of `u`.
+    pub fn of(u: &uuid::Uuid) -> Self {
+        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        u.hyphenated().encode_lower(&mut buf);
+        GuidText(buf)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex digits and hyphens (written by `encode_lower`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Default for GuidText {
+    fn default() -> Self {
+        GuidText::of(&uuid::Uuid::nil())
+    }
+}
+
+impl std::ops::Deref for GuidText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for GuidText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for GuidText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for GuidText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for GuidText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for GuidText {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl Serialize for GuidText {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Lower-case canonical text of a GUID, without the general formatter.
@@ -260,7 +328,7 @@ impl ResponseView {
                 Cow::Owned(hresult_text(return_value))
             },
             epid: Some(b.epid()),
-            cmid: Some(uuid_text(&b.cmid)),
+            cmid: Some(GuidText::of(&b.cmid)),
             time: Some(rfc3339(b.response_time)),
             current_count: Some(b.current_count),
             activation_interval: Some(b.activation_interval),
@@ -470,6 +538,20 @@ impl SummaryRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guid_text_reads_like_the_hyphenated_string() {
+        let u = uuid::Uuid::from_u128(0x55C9_2734_D682_4D71_983E_D6EC_3F16_059F);
+        let t = GuidText::of(&u);
+        assert_eq!(t, "55c92734-d682-4d71-983e-d6ec3f16059f");
+        assert_eq!(t.to_string(), uuid_text(&u));
+        assert_eq!(format!("{t:?}"), format!("{:?}", uuid_text(&u)));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            serde_json::to_string(&uuid_text(&u)).unwrap()
+        );
+        assert_eq!(GuidText::default(), "00000000-0000-0000-0000-000000000000");
+    }
 
     #[test]
     fn fast_rfc3339_agrees_with_the_general_formatter() {
