@@ -2,7 +2,7 @@
 //! blocks, JSON Lines or a YAML list, with a progress bar on a terminal for large files.
 
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 
 use super::{DecodeArgs, DecodeFormat, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::capture::decode::{decode_capture, DecodeConfig};
@@ -16,7 +16,7 @@ const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
 /// that cannot be opened or is not a capture).
 pub fn run(args: &DecodeArgs) -> i32 {
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut out = OutBuf::new(stdout.lock());
     let mut status = EXIT_OK;
     let cfg = DecodeConfig {
         flow: FlowConfig {
@@ -48,7 +48,12 @@ pub fn run(args: &DecodeArgs) -> i32 {
             &cfg,
             |r| {
                 if write_err.is_none() {
-                    if let Err(e) = render(&mut out, args.format, r) {
+                    let written = match args.format {
+                        // JSON lines go straight into the output buffer (no per-line copy).
+                        DecodeFormat::Json => out.json_line(r),
+                        _ => render(&mut out, args.format, r),
+                    };
+                    if let Err(e) = written {
                         write_err = Some(e);
                     }
                 }
@@ -89,6 +94,65 @@ pub fn run(args: &DecodeArgs) -> i32 {
         }
     }
     status
+}
+
+/// The output buffer of `decode`: records are written into it and it goes to `inner` in
+/// blocks of at least [`OutBuf::BLOCK`] bytes.
+struct OutBuf<W: Write> {
+    buf: Vec<u8>,
+    inner: W,
+}
+
+impl<W: Write> OutBuf<W> {
+    /// Bytes gathered before a write to the inner writer.
+    const BLOCK: usize = 1 << 16;
+
+    fn new(inner: W) -> Self {
+        OutBuf {
+            buf: Vec::with_capacity(2 * Self::BLOCK),
+            inner,
+        }
+    }
+
+    /// Appends one record as a JSON line.
+    fn json_line(&mut self, r: &Record) -> io::Result<()> {
+        crate::capture::json::write_record(&mut self.buf, r);
+        self.buf.push(b'\n');
+        self.drain_full()
+    }
+
+    fn drain_full(&mut self) -> io::Result<()> {
+        if self.buf.len() >= Self::BLOCK {
+            let res = self.inner.write_all(&self.buf);
+            self.buf.clear();
+            res?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for OutBuf<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.drain_full()?;
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let res = self.inner.write_all(&self.buf);
+        self.buf.clear();
+        res?;
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Drop for OutBuf<W> {
+    /// Like `BufWriter`: what is still buffered is written (errors ignored) on early returns.
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let _ = self.inner.write_all(&self.buf);
+        }
+    }
 }
 
 fn progress_bar(size: u64) -> indicatif::ProgressBar {
