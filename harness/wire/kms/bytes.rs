@@ -75,9 +75,26 @@ pub(crate) fn utf16le_text(raw: &[u8]) -> (String, bool) {
     (text, bad)
 }
 
+/// The text [`utf16le_text`] gives for `raw`, written into `buf` without allocating, when
+/// it is all ASCII and fits; `None` otherwise.
+pub(crate) fn utf16le_ascii<'b>(raw: &[u8], buf: &'b mut [u8]) -> Option<&'b str> {
+    let mut n = 0;
+    for c in raw.chunks_exact(2) {
+        match (c[0], c[1]) {
+            (0, 0) => break,
+            (b, 0) if b.is_ascii() => {
+                *buf.get_mut(n)? = b;
+                n += 1;
+            }
+            _ => return None,
+        }
+    }
+    std::str::from_utf8(buf.get(..n)?).ok()
+}
+
 #[cfg(test)]
 mod utf16_tests {
-    use super::utf16le_text;
+    use super::{utf16le_ascii, utf16le_text};
 
     fn le(units: &[u16]) -> Vec<u8> {
         units.iter().flat_map(|u| u.to_le_bytes()).collect()
@@ -100,6 +117,18 @@ mod utf16_tests {
             let bad = String::from_utf16(&units[..end]).is_err();
             assert_eq!(utf16le_text(&le(units)), (want, bad), "{units:x?}");
         }
+        for units in cases {
+            let raw = le(units);
+            let mut buf = [0u8; 8];
+            let (text, _) = utf16le_text(&raw);
+            let want = text.is_ascii().then_some(text.as_str());
+            assert_eq!(utf16le_ascii(&raw, &mut buf), want, "{units:x?}");
+        }
+        assert_eq!(utf16le_ascii(&le(&[0x41; 9]), &mut [0u8; 8]), None);
+        assert_eq!(
+            utf16le_ascii(&le(&[0x41; 8]), &mut [0u8; 8]),
+            Some("AAAAAAAA")
+        );
         // An odd trailing byte is ignored.
         assert_eq!(utf16le_text(&[0x41, 0, 0x42]).0, "A");
     }

@@ -375,11 +375,20 @@ fn verify_with(
         },
         || "even, 4..=128, NUL-terminated".into(),
     );
-    let epid = base.epid();
+    // The ePID text without allocating when it is ASCII (always, for a well-formed one).
+    let mut epid_buf = [0u8; 64];
+    let epid_owned;
+    let epid = match super::bytes::utf16le_ascii(&base.epid_raw, &mut epid_buf) {
+        Some(text) => text,
+        None => {
+            epid_owned = base.epid();
+            epid_owned.as_str()
+        }
+    };
     c.push(
         CheckName::EpidSyntax,
-        Epid::parse(&epid).is_ok(),
-        || epid.clone(),
+        Epid::parse(epid).is_ok(),
+        || epid.to_owned(),
         || "PPPPP-GGGGG-KKK-KKKKKK-CC-L…-B….0000-DDDYYYY".into(),
     );
     let p = base.epid_raw.len();
