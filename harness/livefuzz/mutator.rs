@@ -270,19 +270,24 @@ impl Draft {
     }
 }
 
-/// A request PDU around `kms` with the base's framing (consistent NDR sizes).
-fn reframe(base: &Base, kms: &[u8]) -> Vec<u8> {
-    let e = &base.enc;
-    let stub = request_stub(kms, e.ndr, None);
+/// One unfragmented request PDU (FIRST|LAST, no alloc_hint or size override).
+fn single_request(call_id: u32, p_cont_id: u16, opnum: u16, stub: &[u8]) -> Vec<u8> {
     request_pdu(
-        e.call_id,
-        e.p_cont_id,
-        e.opnum,
-        &stub,
+        call_id,
+        p_cont_id,
+        opnum,
+        stub,
         PfcFlags::SINGLE,
         None,
         None,
     )
+}
+
+/// A request PDU around `kms` with the base's framing (consistent NDR sizes).
+fn reframe(base: &Base, kms: &[u8]) -> Vec<u8> {
+    let e = &base.enc;
+    let stub = request_stub(kms, e.ndr, None);
+    single_request(e.call_id, e.p_cont_id, e.opnum, &stub)
 }
 
 /// An interesting value for a field of `len` bytes.
@@ -387,15 +392,7 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
         MutationKind::CallId => {
             let r = rng_u32(rng);
             let call = *pick(rng, &[0u32, 1, 0xffff_ffff, 0x8000_0000, r]);
-            let pdu = request_pdu(
-                call,
-                e.p_cont_id,
-                e.opnum,
-                &e.stub,
-                PfcFlags::SINGLE,
-                None,
-                None,
-            );
+            let pdu = single_request(call, e.p_cont_id, e.opnum, &e.stub);
             d.note(format!("call_id {call}"));
             let mut x = expect(ExpectKind::Answer, e, kms_ok);
             x.call_id = call;
@@ -502,29 +499,13 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
         }
         MutationKind::Opnum => {
             let op = 1 + (rng_u32(rng) % 0xffff) as u16;
-            let pdu = request_pdu(
-                e.call_id,
-                e.p_cont_id,
-                op,
-                &e.stub,
-                PfcFlags::SINGLE,
-                None,
-                None,
-            );
+            let pdu = single_request(e.call_id, e.p_cont_id, op, &e.stub);
             d.note(format!("opnum {op}"));
             d.request(pdu, expect(ExpectKind::Refusal, e, kms_ok));
         }
         MutationKind::ContextId => {
             let ctx = 2 + (rng_u32(rng) % 0xfffd) as u16;
-            let pdu = request_pdu(
-                e.call_id,
-                ctx,
-                e.opnum,
-                &e.stub,
-                PfcFlags::SINGLE,
-                None,
-                None,
-            );
+            let pdu = single_request(e.call_id, ctx, e.opnum, &e.stub);
             d.note(format!("p_cont_id {ctx}"));
             let mut x = expect(ExpectKind::Refusal, e, kms_ok);
             x.p_cont_id = ctx;
@@ -554,15 +535,7 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 _ => 0xffff_ffff,
             };
             let stub = request_stub(&e.kms, e.ndr, Some(declared));
-            let pdu = request_pdu(
-                e.call_id,
-                e.p_cont_id,
-                e.opnum,
-                &stub,
-                PfcFlags::SINGLE,
-                None,
-                None,
-            );
+            let pdu = single_request(e.call_id, e.p_cont_id, e.opnum, &stub);
             d.note(format!("NDR size {real} -> {declared}"));
             d.request(pdu, expect(ExpectKind::Tolerant, e, kms_ok));
         }
@@ -711,15 +684,7 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
                 // Bytes inside the PDU after the stub (frag_length covers them).
                 let mut stub = e.stub.clone();
                 stub.extend_from_slice(&junk);
-                let pdu = request_pdu(
-                    e.call_id,
-                    e.p_cont_id,
-                    e.opnum,
-                    &stub,
-                    PfcFlags::SINGLE,
-                    None,
-                    None,
-                );
+                let pdu = single_request(e.call_id, e.p_cont_id, e.opnum, &stub);
                 d.note(format!("{n} bytes after the stub"));
                 d.request(pdu, expect(ExpectKind::Tolerant, e, kms_ok));
             }
@@ -736,15 +701,7 @@ fn apply(d: &mut Draft, base: &Base, rng: &mut SplitMix64) {
             let mut sends: Vec<(Vec<u8>, Vec<Expect>)> = Vec::new();
             for i in 0..n {
                 let call = e.call_id + i;
-                let pdu = request_pdu(
-                    call,
-                    e.p_cont_id,
-                    e.opnum,
-                    &e.stub,
-                    PfcFlags::SINGLE,
-                    None,
-                    None,
-                );
+                let pdu = single_request(call, e.p_cont_id, e.opnum, &e.stub);
                 let mut x = expect(ExpectKind::Answer, e, kms_ok.clone());
                 x.call_id = call;
                 match (one_write, sends.last_mut()) {

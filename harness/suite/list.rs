@@ -39,26 +39,13 @@ pub fn render_list(cases: &[LoadedCase]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::loader::{parse_spec, NameCheck};
+    use crate::suite::loader::{parse_spec, AnyName};
     use std::path::{Path, PathBuf};
-
-    struct Any;
-    impl NameCheck for Any {
-        fn is_product(&self, _: &str) -> bool {
-            true
-        }
-        fn is_rule(&self, _: &str) -> bool {
-            true
-        }
-        fn is_host_key(&self, _: &str) -> bool {
-            true
-        }
-    }
 
     #[test]
     fn lists_id_level_family_title_rule_and_source() {
         let text = "family: T\ntitle: t\ncases:\n  - id: T-ONE-1\n    title: The title\n    rule: The rule.\n    source: The source\n    level: SHOULD\n    steps:\n      - sanity: {}\n";
-        let spec = parse_spec(Path::new("t.yaml"), text, &Any).unwrap();
+        let spec = parse_spec(Path::new("t.yaml"), text, &AnyName).unwrap();
         let cases: Vec<LoadedCase> = spec
             .cases
             .into_iter()

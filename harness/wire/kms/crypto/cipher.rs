@@ -180,24 +180,26 @@ fn expand_key(key: &[u8], rounds: usize) -> Vec<u8> {
     w.into_iter().flatten().collect()
 }
 
+/// Multiplication in GF(2^8) modulo the AES polynomial x^8 + x^4 + x^3 + x + 1.
+fn gmul(mut a: u8, mut b: u8) -> u8 {
+    let mut p = 0u8;
+    while b != 0 {
+        if b & 1 != 0 {
+            p ^= a;
+        }
+        let hi = a & 0x80;
+        a <<= 1;
+        if hi != 0 {
+            a ^= 0x1B;
+        }
+        b >>= 1;
+    }
+    p
+}
+
 /// The AES S-box, computed from its definition (multiplicative inverse in GF(2^8) followed by
 /// the affine map).
 fn sbox() -> [u8; 256] {
-    fn gmul(mut a: u8, mut b: u8) -> u8 {
-        let mut p = 0u8;
-        while b != 0 {
-            if b & 1 != 0 {
-                p ^= a;
-            }
-            let hi = a & 0x80;
-            a <<= 1;
-            if hi != 0 {
-                a ^= 0x1B;
-            }
-            b >>= 1;
-        }
-        p
-    }
     // Inverses from the powers of the generator 3: x = 3^k has inverse 3^(255-k) (0 maps to
     // 0). 255 multiplications instead of 254 per entry.
     let mut inverse = [0u8; 256];
@@ -233,21 +235,6 @@ mod tests {
     #[test]
     fn sbox_matches_the_definition() {
         // Every entry equals the affine map of x^254, computed the slow way.
-        fn gmul(mut a: u8, mut b: u8) -> u8 {
-            let mut p = 0u8;
-            while b != 0 {
-                if b & 1 != 0 {
-                    p ^= a;
-                }
-                let hi = a & 0x80;
-                a <<= 1;
-                if hi != 0 {
-                    a ^= 0x1B;
-                }
-                b >>= 1;
-            }
-            p
-        }
         let s = sbox();
         for x in 0..=255u8 {
             let mut y = 1u8;
