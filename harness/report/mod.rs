@@ -15,3 +15,20 @@ pub use verdict::{Level, Verdict};
 pub fn to_json(report: &RunReport) -> String {
     serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
+
+/// Prints the terminal report and writes the JSON and JUnit files asked for (`run`, `replay`).
+pub fn emit(
+    report: &RunReport,
+    json: Option<&std::path::Path>,
+    junit_xml: Option<&std::path::Path>,
+) -> Result<(), String> {
+    print!("{}", terminal::render(report));
+    if let Some(p) = json {
+        std::fs::write(p, to_json(report)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = junit_xml {
+        std::fs::write(p, junit::to_junit_xml(report))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(())
+}

@@ -10,7 +10,6 @@ use crate::cli::{RunArgs, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::model::HostConfig;
 use crate::report::baseline::{compare, BaselineComparison};
 use crate::report::expect::Expectations;
-use crate::report::{junit, terminal, to_json};
 use crate::target::embedded::{EmbeddedConfig, EmbeddedHost};
 use crate::target::Target;
 
@@ -57,14 +56,7 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
         ),
     };
     let report = run_suite(target.as_ref(), &cases, &opts);
-    print!("{}", terminal::render(&report));
-    if let Some(p) = &args.json {
-        std::fs::write(p, to_json(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    if let Some(p) = &args.junit {
-        std::fs::write(p, junit::to_junit_xml(&report))
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    crate::report::emit(&report, args.json.as_deref(), args.junit.as_deref())?;
     let mut code = report.exit_code();
     if let Some(p) = &args.baseline {
         let current = baseline_text(&report);

@@ -22,7 +22,7 @@ use crate::host::convert::activation_request;
 use crate::model::decision::HR_KMS_ID_MISMATCH;
 use crate::model::{rules, HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp};
 use crate::report::TargetHealth;
-use crate::report::{junit, terminal, to_json, CaseReport, Finding, Level, RunReport, Verdict};
+use crate::report::{CaseReport, Finding, Level, RunReport, Verdict};
 use crate::rng::SplitMix64;
 use crate::target::Target;
 use crate::wire::kms::{DecodedRequest, DecodedResponse};
@@ -871,14 +871,7 @@ fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
         progress: !args.quiet,
     };
     let report = replay_all(&args.captures, &opts);
-    print!("{}", terminal::render(&report));
-    if let Some(p) = &args.json {
-        std::fs::write(p, to_json(&report)).map_err(|e| format!("{}: {e}", p.display()))?;
-    }
-    if let Some(p) = &args.junit {
-        std::fs::write(p, junit::to_junit_xml(&report))
-            .map_err(|e| format!("{}: {e}", p.display()))?;
-    }
+    crate::report::emit(&report, args.json.as_deref(), args.junit.as_deref())?;
     let code = report.exit_code();
     Ok(if code == 0 { EXIT_OK } else { code })
 }
