@@ -39,6 +39,10 @@ pub struct DecodeConfig {
     pub flow: FlowConfig,
     /// Report progress every this many packets (0: never).
     pub progress_every: u64,
+    /// Keep each exchange's decoded request and raw response bytes in
+    /// [`ExchangeRecord::raw`](super::records::ExchangeRecord) (replay judges them again);
+    /// `kmsspec decode` does not need them and saves the copies.
+    pub keep_raw: bool,
 }
 
 impl Default for DecodeConfig {
@@ -46,6 +50,7 @@ impl Default for DecodeConfig {
         DecodeConfig {
             flow: FlowConfig::default(),
             progress_every: 4096,
+            keep_raw: true,
         }
     }
 }
@@ -94,6 +99,7 @@ struct Conn {
 /// Where records go, plus running totals.
 struct Out<'a, F> {
     name: &'a Arc<str>,
+    keep_raw: bool,
     sum: &'a mut SummaryRecord,
     emit: &'a mut F,
 }
@@ -341,7 +347,7 @@ impl Calls {
         }
     }
 
-    fn exchange_of(&self, p: &Pending, name: &Arc<str>) -> ExchangeRecord {
+    fn exchange_of(&self, p: &Pending, name: &Arc<str>, keep_raw: bool) -> ExchangeRecord {
         let (request, request_error) = match &p.request {
             Ok(r) => (Some(RequestView::of(r)), None),
             Err(e) => (None, Some(e.clone())),
@@ -362,7 +368,7 @@ impl Calls {
             response_error: None,
             checks: Default::default(),
             failed: Vec::new(),
-            raw: p.request.as_ref().ok().map(|r| {
+            raw: p.request.as_ref().ok().filter(|_| keep_raw).map(|r| {
                 Arc::new(RawExchange {
                     request: Some(r.clone()),
                     ..RawExchange::default()
@@ -372,7 +378,7 @@ impl Calls {
     }
 
     fn unanswered<F: FnMut(&Record)>(&self, p: Pending, out: &mut Out<'_, F>) {
-        let x = self.exchange_of(&p, out.name);
+        let x = self.exchange_of(&p, out.name, out.keep_raw);
         out.record(Record::Exchange(Box::new(x)));
     }
 
@@ -431,7 +437,8 @@ impl Calls {
         let packet = o.packet;
         let ctx_ndr = o.ctx_ndr;
         let mut x = match &pending {
-            Some(p) => self.exchange_of(p, out.name),
+            // The raw request is moved in at the end (no clone).
+            Some(p) => self.exchange_of(p, out.name, false),
             None => ExchangeRecord {
                 capture: out.name.clone(),
                 flow: self.flow.clone(),
@@ -452,13 +459,7 @@ impl Calls {
             },
         };
         x.response_packet = Some(packet);
-        let mut raw = RawExchange {
-            request: pending
-                .as_ref()
-                .and_then(|p| p.request.as_ref().ok().cloned()),
-            response_pdu: pdu.map(<[u8]>::to_vec),
-            response_message: None,
-        };
+        let mut response_message = None;
         let ndr = pending
             .as_ref()
             .and_then(|p| p.ndr)
@@ -471,7 +472,9 @@ impl Calls {
                 x.response = Some(ResponseView::error(hresult))
             }
             Ok(s @ ResponseStub::Success { message, .. }) => {
-                raw.response_message = Some(message.to_vec());
+                if out.keep_raw {
+                    response_message = Some(message.to_vec());
+                }
                 let parsed = DecodedResponse::parse(message);
                 match &parsed {
                     Ok(r) => x.response = Some(ResponseView::of(r, s.return_value())),
@@ -486,7 +489,13 @@ impl Calls {
                 }
             }
         }
-        x.raw = Some(Arc::new(raw));
+        if out.keep_raw {
+            x.raw = Some(Arc::new(RawExchange {
+                request: pending.and_then(|p| p.request.ok()),
+                response_pdu: pdu.map(<[u8]>::to_vec),
+                response_message,
+            }));
+        }
         out.record(Record::Exchange(Box::new(x)));
     }
 
@@ -556,10 +565,45 @@ impl Hasher for ConnIdHasher {
 pub struct Decoder {
     name: Arc<str>,
     kms_port: u16,
+    keep_raw: bool,
     conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
     sum: SummaryRecord,
     /// The last server address and its text (most connections go to one server).
     last_server: Option<(SocketAddr, Arc<str>)>,
+}
+
+/// `ip:port` as `SocketAddr`'s `Display` writes it; IPv4 without the general formatter
+/// (one connection each, so it showed in profiles), IPv6 through it.
+fn socket_text(a: SocketAddr) -> String {
+    let SocketAddr::V4(v4) = a else {
+        return a.to_string();
+    };
+    fn decimal(out: &mut String, v: u16) {
+        let mut digits = [0u8; 5];
+        let mut n = 0;
+        let mut v = v;
+        loop {
+            digits[n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for &d in digits[..n].iter().rev() {
+            out.push(char::from(d));
+        }
+    }
+    let mut out = String::with_capacity(21);
+    for (i, octet) in v4.ip().octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        decimal(&mut out, octet.into());
+    }
+    out.push(':');
+    decimal(&mut out, v4.port());
+    out
 }
 
 /// The flow texts, reusing the last server's text when the server is the same.
@@ -571,13 +615,13 @@ fn flow_of(
     let server = match last_server {
         Some((addr, text)) if *addr == server => text.clone(),
         _ => {
-            let text: Arc<str> = Arc::from(server.to_string());
+            let text: Arc<str> = Arc::from(socket_text(server));
             *last_server = Some((server, text.clone()));
             text
         }
     };
     Flow {
-        client: Arc::from(client.to_string()),
+        client: Arc::from(socket_text(client)),
         server,
     }
 }
@@ -588,6 +632,7 @@ impl Decoder {
         Decoder {
             name: Arc::from(name),
             kms_port,
+            keep_raw: true,
             conns: HashMap::default(),
             sum: SummaryRecord {
                 capture: Arc::from(name),
@@ -597,10 +642,17 @@ impl Decoder {
         }
     }
 
+    /// Whether exchanges keep their raw request/response ([`DecodeConfig::keep_raw`]).
+    pub fn keep_raw(mut self, keep: bool) -> Self {
+        self.keep_raw = keep;
+        self
+    }
+
     /// Handles one reassembly event.
     pub fn event<F: FnMut(&Record)>(&mut self, ev: Event<'_>, emit: &mut F) {
         let mut out = Out {
             name: &self.name,
+            keep_raw: self.keep_raw,
             sum: &mut self.sum,
             emit,
         };
@@ -756,6 +808,7 @@ impl Decoder {
         ids.sort_unstable();
         let mut out = Out {
             name: &self.name,
+            keep_raw: self.keep_raw,
             sum: &mut self.sum,
             emit,
         };
@@ -790,6 +843,7 @@ impl Decoder {
         self.sum.damaged = true;
         let mut out = Out {
             name: &self.name,
+            keep_raw: self.keep_raw,
             sum: &mut self.sum,
             emit,
         };
@@ -834,7 +888,7 @@ pub fn decode_capture<R: Read, F: FnMut(&Record), P: FnMut(u64)>(
 ) -> Result<SummaryRecord, CaptureError> {
     let mut r = CaptureReader::new(reader)?;
     let mut pipeline = Pipeline::new(cfg.flow);
-    let mut dec = Decoder::new(name, cfg.flow.server_port);
+    let mut dec = Decoder::new(name, cfg.flow.server_port).keep_raw(cfg.keep_raw);
     let mut failure = None;
     let every = cfg.progress_every;
     while let Some(next) = r.next_packet() {
@@ -875,4 +929,28 @@ pub fn decode_to_vec(bytes: &[u8], name: &str) -> Result<Vec<Record>, CaptureErr
         |_| {},
     )?;
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_text_matches_display() {
+        let addrs: Vec<SocketAddr> = vec![
+            "0.0.0.0:0".parse().unwrap(),
+            "255.255.255.255:65535".parse().unwrap(),
+            "10.0.100.7:1688".parse().unwrap(),
+            "192.168.1.10:49152".parse().unwrap(),
+            "[::1]:1688".parse().unwrap(),
+            "[fe80::1:2]:9".parse().unwrap(),
+        ];
+        for a in addrs {
+            assert_eq!(socket_text(a), a.to_string());
+        }
+        for port in [1u16, 9, 10, 99, 100, 999, 1000, 9999, 10000] {
+            let a = SocketAddr::from(([1, 22, 133, 4], port));
+            assert_eq!(socket_text(a), a.to_string());
+        }
+    }
 }

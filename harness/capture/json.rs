@@ -9,86 +9,90 @@ use super::records::{
 };
 
 /// Appends `r` as one compact JSON object (no newline) to `out`.
+///
+/// Keys, separators and the quotes of values known to need no escaping are written as fused
+/// static literals (one copy each), so a record costs a few dozen small copies rather than
+/// several hundred pushes.
 pub fn write_record(out: &mut Vec<u8>, r: &Record) {
-    let mut o = Obj::open(out);
+    out.reserve(2048);
     match r {
         Record::Bind(b) => {
-            o.str("kind", "bind");
-            bind(&mut o, b);
+            lit(out, b"{\"kind\":\"bind\",");
+            bind(out, b);
         }
         Record::Exchange(x) => {
-            o.str("kind", "exchange");
-            exchange(&mut o, x);
+            lit(out, b"{\"kind\":\"exchange\",");
+            exchange(out, x);
         }
         Record::Fault(f) => {
-            o.str("kind", "fault");
-            fault(&mut o, f);
+            lit(out, b"{\"kind\":\"fault\",");
+            fault(out, f);
         }
         Record::Gap(g) => {
-            o.str("kind", "gap");
-            gap(&mut o, g);
+            lit(out, b"{\"kind\":\"gap\",");
+            gap(out, g);
         }
         Record::Error(e) => {
-            o.str("kind", "error");
-            error(&mut o, e);
+            lit(out, b"{\"kind\":\"error\",");
+            error(out, e);
         }
         Record::Summary(s) => {
-            o.str("kind", "summary");
-            summary(&mut o, s);
+            lit(out, b"{\"kind\":\"summary\",");
+            summary(out, s);
         }
     }
-    o.close();
+    out.push(b'}');
 }
 
-/// An object being written: tracks whether a comma is due.
-struct Obj<'a> {
-    out: &'a mut Vec<u8>,
-    first: bool,
+/// A static piece of JSON (keys, punctuation), copied as is.
+#[inline(always)]
+fn lit(out: &mut Vec<u8>, text: &'static [u8]) {
+    out.extend_from_slice(text);
 }
 
-impl<'a> Obj<'a> {
-    fn open(out: &'a mut Vec<u8>) -> Self {
-        out.push(b'{');
-        Obj { out, first: true }
+/// A quoted string whose text needs no escaping by construction (GUID text, our own static
+/// names); `debug_assert`ed.
+#[inline(always)]
+fn plain(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// `null` or a plain string.
+#[inline(always)]
+fn opt_plain(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => plain(out, s),
+        None => lit(out, b"null"),
     }
-    fn close(self) {
-        self.out.push(b'}');
+}
+
+/// `null` or an escaped string.
+#[inline]
+fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => string(out, s),
+        None => lit(out, b"null"),
     }
-    /// Writes `"key":` (keys are plain ASCII identifiers, never escaped).
-    fn key(&mut self, k: &str) -> &mut Vec<u8> {
-        if !self.first {
-            self.out.push(b',');
-        }
-        self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
-        self.out
+}
+
+/// `null` or a number.
+#[inline]
+fn opt_number(out: &mut Vec<u8>, v: Option<u64>) {
+    match v {
+        Some(v) => number(out, v),
+        None => lit(out, b"null"),
     }
-    fn str(&mut self, k: &str, v: &str) {
-        string(self.key(k), v);
-    }
-    fn opt_str(&mut self, k: &str, v: Option<&str>) {
-        match v {
-            Some(v) => self.str(k, v),
-            None => self.key(k).extend_from_slice(b"null"),
-        }
-    }
-    fn num(&mut self, k: &str, v: u64) {
-        number(self.key(k), v);
-    }
-    fn opt_num(&mut self, k: &str, v: Option<u64>) {
-        match v {
-            Some(v) => self.num(k, v),
-            None => self.key(k).extend_from_slice(b"null"),
-        }
-    }
-    fn bool(&mut self, k: &str, v: bool) {
-        let text: &[u8] = if v { b"true" } else { b"false" };
-        self.key(k).extend_from_slice(text);
-    }
-    fn null(&mut self, k: &str) {
-        self.key(k).extend_from_slice(b"null");
+}
+
+#[inline(always)]
+fn boolean(out: &mut Vec<u8>, v: bool) {
+    if v {
+        lit(out, b"true");
+    } else {
+        lit(out, b"false");
     }
 }
 
@@ -135,7 +139,12 @@ fn string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// A decimal unsigned number.
+#[inline]
 fn number(out: &mut Vec<u8>, mut v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -151,23 +160,30 @@ fn number(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(buf.get(i..).unwrap_or_default());
 }
 
-fn flow(o: &mut Obj<'_>, k: &str, f: &Flow) {
-    let mut f2 = Obj::open(o.key(k));
-    f2.str("client", &f.client);
-    f2.str("server", &f.server);
-    f2.close();
+/// `"capture":…,"flow":{"client":…,"server":…}` (no leading comma).
+fn capture_and_flow(out: &mut Vec<u8>, capture: &str, f: &Flow) {
+    lit(out, b"\"capture\":");
+    string(out, capture);
+    lit(out, b",\"flow\":{\"client\":");
+    string(out, &f.client);
+    lit(out, b",\"server\":");
+    string(out, &f.server);
+    out.push(b'}');
 }
 
-fn bind(o: &mut Obj<'_>, b: &BindRecord) {
-    o.str("capture", &b.capture);
-    flow(o, "flow", &b.flow);
-    o.num("call_id", b.call_id.into());
-    o.str("pdu", b.pdu);
-    o.str("answer", b.answer);
-    o.opt_num("reject_reason", b.reject_reason.map(u64::from));
-    o.bool("kms", b.kms);
-    let out = o.key("contexts");
-    out.push(b'[');
+fn bind(out: &mut Vec<u8>, b: &BindRecord) {
+    capture_and_flow(out, &b.capture, &b.flow);
+    lit(out, b",\"call_id\":");
+    number(out, b.call_id.into());
+    lit(out, b",\"pdu\":");
+    plain(out, b.pdu);
+    lit(out, b",\"answer\":");
+    plain(out, b.answer);
+    lit(out, b",\"reject_reason\":");
+    opt_number(out, b.reject_reason.map(u64::from));
+    lit(out, b",\"kms\":");
+    boolean(out, b.kms);
+    lit(out, b",\"contexts\":[");
     for (i, c) in b.contexts.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -178,81 +194,108 @@ fn bind(o: &mut Obj<'_>, b: &BindRecord) {
 }
 
 fn context(out: &mut Vec<u8>, c: &ContextRecord) {
-    let mut o = Obj::open(out);
-    o.num("id", c.id.into());
-    o.str("interface", &c.interface);
-    o.str("version", &c.version);
-    let out = o.key("proposed");
-    out.push(b'[');
+    lit(out, b"{\"id\":");
+    number(out, c.id.into());
+    lit(out, b",\"interface\":");
+    string(out, &c.interface);
+    lit(out, b",\"version\":");
+    string(out, &c.version);
+    lit(out, b",\"proposed\":[");
     for (i, p) in c.proposed.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         string(out, p);
     }
-    out.push(b']');
-    o.opt_str("result", c.result.as_deref());
-    o.num("reason", c.reason.into());
-    o.opt_str("ndr", c.ndr);
-    o.close();
+    lit(out, b"],\"result\":");
+    opt_string(out, c.result.as_deref());
+    lit(out, b",\"reason\":");
+    number(out, c.reason.into());
+    lit(out, b",\"ndr\":");
+    opt_plain(out, c.ndr);
+    out.push(b'}');
 }
 
 fn request(out: &mut Vec<u8>, r: &RequestView) {
-    let mut o = Obj::open(out);
-    o.str("protocol", &r.protocol);
-    o.str("base_protocol", &r.base_protocol);
-    o.str("app_id", &r.app_id);
-    o.opt_str("app", r.app);
-    o.str("kms_id", &r.kms_id);
-    o.opt_str("kms", r.kms);
-    o.str("sku_id", &r.sku_id);
-    o.opt_str("sku", r.sku);
-    o.str("cmid", &r.cmid);
-    o.str("previous_cmid", &r.previous_cmid);
-    o.str("client_time", &r.client_time);
-    o.num("required_client_count", r.required_client_count.into());
-    o.str("workstation", &r.workstation);
-    o.num("license_status", r.license_status.into());
-    o.num("grace_minutes", r.grace_minutes.into());
-    o.bool("vm", r.vm);
-    o.close();
+    lit(out, b"{\"protocol\":");
+    string(out, &r.protocol);
+    lit(out, b",\"base_protocol\":");
+    string(out, &r.base_protocol);
+    lit(out, b",\"app_id\":");
+    plain(out, &r.app_id);
+    lit(out, b",\"app\":");
+    opt_string(out, r.app);
+    lit(out, b",\"kms_id\":");
+    plain(out, &r.kms_id);
+    lit(out, b",\"kms\":");
+    opt_string(out, r.kms);
+    lit(out, b",\"sku_id\":");
+    plain(out, &r.sku_id);
+    lit(out, b",\"sku\":");
+    opt_string(out, r.sku);
+    lit(out, b",\"cmid\":");
+    plain(out, &r.cmid);
+    lit(out, b",\"previous_cmid\":");
+    plain(out, &r.previous_cmid);
+    lit(out, b",\"client_time\":");
+    string(out, &r.client_time);
+    lit(out, b",\"required_client_count\":");
+    number(out, r.required_client_count.into());
+    lit(out, b",\"workstation\":");
+    string(out, &r.workstation);
+    lit(out, b",\"license_status\":");
+    number(out, r.license_status.into());
+    lit(out, b",\"grace_minutes\":");
+    number(out, r.grace_minutes.into());
+    lit(out, b",\"vm\":");
+    boolean(out, r.vm);
+    out.push(b'}');
 }
 
-fn opt_request(o: &mut Obj<'_>, k: &str, r: Option<&RequestView>) {
+fn opt_request(out: &mut Vec<u8>, r: Option<&RequestView>) {
     match r {
-        Some(r) => request(o.key(k), r),
-        None => o.null(k),
+        Some(r) => request(out, r),
+        None => lit(out, b"null"),
     }
 }
 
 fn response(out: &mut Vec<u8>, r: &ResponseView) {
-    let mut o = Obj::open(out);
-    o.opt_str("protocol", r.protocol.as_deref());
-    o.str("hresult", &r.hresult);
-    o.opt_str("epid", r.epid.as_deref());
-    o.opt_str("cmid", r.cmid.as_deref());
-    o.opt_str("time", r.time.as_deref());
-    o.opt_num("current_count", r.current_count.map(u64::from));
-    o.opt_num("activation_interval", r.activation_interval.map(u64::from));
-    o.opt_num("renewal_interval", r.renewal_interval.map(u64::from));
-    o.opt_str("hwid", r.hwid.as_deref());
-    o.close();
+    lit(out, b"{\"protocol\":");
+    opt_string(out, r.protocol.as_deref());
+    lit(out, b",\"hresult\":");
+    string(out, &r.hresult);
+    lit(out, b",\"epid\":");
+    opt_string(out, r.epid.as_deref());
+    lit(out, b",\"cmid\":");
+    opt_plain(out, r.cmid.as_deref());
+    lit(out, b",\"time\":");
+    opt_string(out, r.time.as_deref());
+    lit(out, b",\"current_count\":");
+    opt_number(out, r.current_count.map(u64::from));
+    lit(out, b",\"activation_interval\":");
+    opt_number(out, r.activation_interval.map(u64::from));
+    lit(out, b",\"renewal_interval\":");
+    opt_number(out, r.renewal_interval.map(u64::from));
+    lit(out, b",\"hwid\":");
+    opt_string(out, r.hwid.as_deref());
+    out.push(b'}');
 }
 
 fn checks(out: &mut Vec<u8>, c: &Checks) {
-    let mut o = Obj::open(out);
-    for (name, passed) in &c.0 {
-        // Check names are snake_case identifiers, like keys; escape anyway for safety.
-        if !o.first {
-            o.out.push(b',');
+    out.push(b'{');
+    for (i, (name, passed)) in c.0.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
-        o.first = false;
-        string(o.out, name);
-        o.out.push(b':');
-        let text: &[u8] = if *passed { b"true" } else { b"false" };
-        o.out.extend_from_slice(text);
+        // Check names are our own snake_case identifiers.
+        plain(out, name);
+        if *passed {
+            lit(out, b":true");
+        } else {
+            lit(out, b":false");
+        }
     }
-    o.close();
+    out.push(b'}');
 }
 
 fn failed(out: &mut Vec<u8>, f: &[FailedCheck]) {
@@ -261,86 +304,131 @@ fn failed(out: &mut Vec<u8>, f: &[FailedCheck]) {
         if i > 0 {
             out.push(b',');
         }
-        let mut o = Obj::open(out);
-        o.str("name", c.name);
-        o.str("observed", &c.observed);
-        o.str("expected", &c.expected);
-        o.close();
+        lit(out, b"{\"name\":");
+        plain(out, c.name);
+        lit(out, b",\"observed\":");
+        string(out, &c.observed);
+        lit(out, b",\"expected\":");
+        string(out, &c.expected);
+        out.push(b'}');
     }
     out.push(b']');
 }
 
-fn exchange(o: &mut Obj<'_>, x: &ExchangeRecord) {
-    o.str("capture", &x.capture);
-    flow(o, "flow", &x.flow);
-    o.num("call_id", x.call_id.into());
-    o.opt_str("ndr", x.ndr);
-    o.bool("ndr_guessed", x.ndr_guessed);
-    o.num("context_id", x.context_id.into());
-    o.num("fragments", x.fragments.into());
-    o.opt_num("request_packet", x.request_packet);
-    o.opt_num("response_packet", x.response_packet);
-    opt_request(o, "request", x.request.as_ref());
-    o.opt_str("request_error", x.request_error.as_deref());
+fn exchange(out: &mut Vec<u8>, x: &ExchangeRecord) {
+    capture_and_flow(out, &x.capture, &x.flow);
+    lit(out, b",\"call_id\":");
+    number(out, x.call_id.into());
+    lit(out, b",\"ndr\":");
+    opt_plain(out, x.ndr);
+    if x.ndr_guessed {
+        lit(out, b",\"ndr_guessed\":true,\"context_id\":");
+    } else {
+        lit(out, b",\"ndr_guessed\":false,\"context_id\":");
+    }
+    number(out, x.context_id.into());
+    lit(out, b",\"fragments\":");
+    number(out, x.fragments.into());
+    lit(out, b",\"request_packet\":");
+    opt_number(out, x.request_packet);
+    lit(out, b",\"response_packet\":");
+    opt_number(out, x.response_packet);
+    lit(out, b",\"request\":");
+    opt_request(out, x.request.as_ref());
+    lit(out, b",\"request_error\":");
+    opt_string(out, x.request_error.as_deref());
+    lit(out, b",\"response\":");
     match &x.response {
-        Some(r) => response(o.key("response"), r),
-        None => o.null("response"),
+        Some(r) => response(out, r),
+        None => lit(out, b"null"),
     }
-    o.opt_str("response_error", x.response_error.as_deref());
-    checks(o.key("checks"), &x.checks);
-    failed(o.key("failed"), &x.failed);
+    lit(out, b",\"response_error\":");
+    opt_string(out, x.response_error.as_deref());
+    lit(out, b",\"checks\":");
+    checks(out, &x.checks);
+    lit(out, b",\"failed\":");
+    failed(out, &x.failed);
 }
 
-fn fault(o: &mut Obj<'_>, f: &FaultRecord) {
-    o.str("capture", &f.capture);
-    flow(o, "flow", &f.flow);
-    o.num("call_id", f.call_id.into());
-    o.str("status", &f.status);
-    o.opt_str("status_name", f.status_name);
-    o.num("packet", f.packet);
-    opt_request(o, "request", f.request.as_deref());
+fn fault(out: &mut Vec<u8>, f: &FaultRecord) {
+    capture_and_flow(out, &f.capture, &f.flow);
+    lit(out, b",\"call_id\":");
+    number(out, f.call_id.into());
+    lit(out, b",\"status\":");
+    string(out, &f.status);
+    lit(out, b",\"status_name\":");
+    opt_plain(out, f.status_name);
+    lit(out, b",\"packet\":");
+    number(out, f.packet);
+    lit(out, b",\"request\":");
+    opt_request(out, f.request.as_deref());
 }
 
-fn gap(o: &mut Obj<'_>, g: &GapRecord) {
-    o.str("capture", &g.capture);
-    flow(o, "flow", &g.flow);
-    o.str("direction", g.direction);
-    o.num("offset", g.offset);
-    o.num("missing", g.missing);
-    o.num("packet", g.packet);
+fn gap(out: &mut Vec<u8>, g: &GapRecord) {
+    capture_and_flow(out, &g.capture, &g.flow);
+    lit(out, b",\"direction\":");
+    plain(out, g.direction);
+    lit(out, b",\"offset\":");
+    number(out, g.offset);
+    lit(out, b",\"missing\":");
+    number(out, g.missing);
+    lit(out, b",\"packet\":");
+    number(out, g.packet);
 }
 
-fn error(o: &mut Obj<'_>, e: &ErrorRecord) {
-    o.str("capture", &e.capture);
+fn error(out: &mut Vec<u8>, e: &ErrorRecord) {
+    lit(out, b"\"capture\":");
+    string(out, &e.capture);
+    lit(out, b",\"flow\":");
     match &e.flow {
-        Some(f) => flow(o, "flow", f),
-        None => o.null("flow"),
+        Some(f) => {
+            lit(out, b"{\"client\":");
+            string(out, &f.client);
+            lit(out, b",\"server\":");
+            string(out, &f.server);
+            out.push(b'}');
+        }
+        None => lit(out, b"null"),
     }
-    o.str("layer", e.layer);
-    o.opt_num("packet", e.packet);
-    o.opt_num("file_offset", e.file_offset);
-    o.opt_num("stream_offset", e.stream_offset);
-    o.opt_str("direction", e.direction);
-    o.str("message", &e.message);
+    lit(out, b",\"layer\":");
+    plain(out, e.layer);
+    lit(out, b",\"packet\":");
+    opt_number(out, e.packet);
+    lit(out, b",\"file_offset\":");
+    opt_number(out, e.file_offset);
+    lit(out, b",\"stream_offset\":");
+    opt_number(out, e.stream_offset);
+    lit(out, b",\"direction\":");
+    opt_plain(out, e.direction);
+    lit(out, b",\"message\":");
+    string(out, &e.message);
 }
 
-fn summary(o: &mut Obj<'_>, s: &SummaryRecord) {
-    o.str("capture", &s.capture);
-    o.num("packets", s.packets);
-    o.num("bytes", s.bytes);
-    o.num("flows", s.flows);
-    o.num("kms_flows", s.kms_flows);
-    o.num("binds", s.binds);
-    o.num("exchanges", s.exchanges);
-    o.num("answered", s.answered);
-    o.num("faults", s.faults);
-    o.num("failed_checks", s.failed_checks);
-    o.num("failed_exchanges", s.failed_exchanges);
-    o.num("undecodable", s.undecodable);
-    o.num("gaps", s.gaps);
-    o.num("skipped_bytes", s.skipped_bytes);
-    o.num("errors", s.errors);
-    o.bool("damaged", s.damaged);
+fn summary(out: &mut Vec<u8>, s: &SummaryRecord) {
+    lit(out, b"\"capture\":");
+    string(out, &s.capture);
+    let counts: [(&'static [u8], u64); 14] = [
+        (b",\"packets\":", s.packets),
+        (b",\"bytes\":", s.bytes),
+        (b",\"flows\":", s.flows),
+        (b",\"kms_flows\":", s.kms_flows),
+        (b",\"binds\":", s.binds),
+        (b",\"exchanges\":", s.exchanges),
+        (b",\"answered\":", s.answered),
+        (b",\"faults\":", s.faults),
+        (b",\"failed_checks\":", s.failed_checks),
+        (b",\"failed_exchanges\":", s.failed_exchanges),
+        (b",\"undecodable\":", s.undecodable),
+        (b",\"gaps\":", s.gaps),
+        (b",\"skipped_bytes\":", s.skipped_bytes),
+        (b",\"errors\":", s.errors),
+    ];
+    for (key, v) in counts {
+        lit(out, key);
+        number(out, v);
+    }
+    lit(out, b",\"damaged\":");
+    boolean(out, s.damaged);
 }
 
 #[cfg(test)]

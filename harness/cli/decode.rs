@@ -23,6 +23,7 @@ pub fn run(args: &DecodeArgs) -> i32 {
             max_buffered: args.max_buffer,
             ..FlowConfig::default()
         },
+        keep_raw: false,
         ..DecodeConfig::default()
     };
     for path in &args.captures {
