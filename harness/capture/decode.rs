@@ -9,7 +9,6 @@
 //! when the stub decodes as a KMS request. Non-DCE/RPC connections off the KMS port are ignored
 //! quietly.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
@@ -23,13 +22,13 @@ use super::pipeline::Pipeline;
 use super::reader::{CaptureError, CaptureReader};
 use super::reassembly::{ConnId, Direction, Event, FlowConfig, Warning};
 use super::records::{
-    hresult_text, BindRecord, ContextRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow,
-    GapRecord, RawExchange, Record, RequestView, ResponseView, SummaryRecord,
+    hresult_text, ndr_name, BindRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow, GapRecord,
+    RawExchange, Record, RequestView, ResponseView, SummaryRecord,
 };
 use crate::wire::kms::{verify_parsed_failures, DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{
-    NdrSyntax, RequestStub, ResponseStub, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID,
-    NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR, NCA_S_UNK_IF,
+    NdrSyntax, RequestStub, ResponseStub, KMS_INTERFACE_UUID, NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR,
+    NCA_S_UNK_IF,
 };
 
 /// Decoder settings.
@@ -159,13 +158,6 @@ fn side_dir(s: Side) -> &'static str {
     }
 }
 
-fn ndr_name(s: NdrSyntax) -> &'static str {
-    match s {
-        NdrSyntax::Ndr32 => "ndr32",
-        NdrSyntax::Ndr64 => "ndr64",
-    }
-}
-
 /// Decodes a request stub's KMS message with `syntax`.
 fn decode_request(stub: &[u8], syntax: NdrSyntax) -> Result<DecodedRequest, String> {
     let s = RequestStub::parse(stub, syntax).map_err(|e| format!("request stub: {e}"))?;
@@ -191,42 +183,6 @@ fn guess_response_syntax(stub: &[u8]) -> NdrSyntax {
         }
     }
     NdrSyntax::Ndr32
-}
-
-fn result_text(r: ResultKind) -> Cow<'static, str> {
-    match r {
-        ResultKind::Acceptance => "acceptance".into(),
-        ResultKind::UserRejection => "user_rejection".into(),
-        ResultKind::ProviderRejection => "provider_rejection".into(),
-        ResultKind::NegotiateAck => "negotiate_ack".into(),
-        ResultKind::Unknown(v) => format!("unknown:{v}").into(),
-    }
-}
-
-fn syntax_text(k: TransferSyntaxKind) -> Cow<'static, str> {
-    match k {
-        TransferSyntaxKind::Ndr32 => "ndr32".into(),
-        TransferSyntaxKind::Ndr64 => "ndr64".into(),
-        TransferSyntaxKind::Btfn { features: 3 } => "btfn:0x0003".into(),
-        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}").into(),
-        TransferSyntaxKind::Other => "other".into(),
-    }
-}
-
-/// The interface UUID as text, without formatting for the KMS interface.
-fn interface_text(u: &uuid::Uuid) -> Cow<'static, str> {
-    if *u == KMS_INTERFACE_UUID {
-        "51c82175-844e-4750-b0d8-ec255555bc06".into()
-    } else {
-        u.to_string().into()
-    }
-}
-
-fn version_text(v: (u16, u16)) -> Cow<'static, str> {
-    match v {
-        (1, 0) => "1.0".into(),
-        (a, b) => format!("{a}.{b}").into(),
-    }
 }
 
 fn fault_name(status: u32) -> Option<&'static str> {
@@ -277,19 +233,6 @@ impl Calls {
     fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
         let kms = b.contexts.iter().any(|c| c.interface == KMS_INTERFACE_UUID);
         self.kms |= kms;
-        let contexts = b
-            .contexts
-            .iter()
-            .map(|c| ContextRecord {
-                id: c.id,
-                interface: interface_text(&c.interface),
-                version: version_text(c.interface_version),
-                proposed: c.proposed.iter().map(|k| syntax_text(*k)).collect(),
-                result: c.result.map(result_text),
-                reason: c.reason,
-                ndr: c.syntax.map(ndr_name),
-            })
-            .collect();
         out.record(Record::Bind(BindRecord {
             capture: out.name.clone(),
             flow: self.flow.clone(),
@@ -298,7 +241,7 @@ impl Calls {
             answer: b.answer,
             reject_reason: b.reject_reason,
             kms,
-            contexts,
+            contexts: b.contexts,
         }));
     }
 

@@ -3,9 +3,10 @@
 //! into a reused buffer without serde's per-field dispatch. Exists because JSON output was
 //! the largest single cost of `kmsspec decode`; a test holds it byte-equal to serde_json.
 
+use super::records::{interface_text, interface_version_text, ndr_name, result_text, syntax_text};
 use super::records::{
     BindRecord, Checks, ContextRecord, ErrorRecord, ExchangeRecord, FailedCheck, FaultRecord, Flow,
-    GapRecord, Record, RequestView, ResponseView, SummaryRecord,
+    GapRecord, GuidText, InlineText, Record, RequestView, ResponseView, SummaryRecord,
 };
 
 /// Appends `r` as one compact JSON object (no newline) to `out`.
@@ -58,6 +59,45 @@ fn plain(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
+}
+
+/// A quoted GUID text (fixed size, so the copy is inlined).
+#[inline(always)]
+fn guid(out: &mut Vec<u8>, g: &GuidText) {
+    out.push(b'"');
+    out.extend_from_slice(g.as_bytes());
+    out.push(b'"');
+}
+
+/// `null` or a quoted GUID text.
+#[inline(always)]
+fn opt_guid(out: &mut Vec<u8>, g: Option<&GuidText>) {
+    match g {
+        Some(g) => guid(out, g),
+        None => lit(out, b"null"),
+    }
+}
+
+/// A quoted inline text we formatted ourselves (times, hardware ids): ASCII digits,
+/// letters and punctuation that JSON never escapes.
+#[inline(always)]
+fn inline<const N: usize>(out: &mut Vec<u8>, t: &InlineText<N>) {
+    debug_assert!(!t
+        .as_bytes()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\'));
+    out.push(b'"');
+    out.extend_from_slice(t.as_bytes());
+    out.push(b'"');
+}
+
+/// `null` or a quoted inline text.
+#[inline(always)]
+fn opt_inline<const N: usize>(out: &mut Vec<u8>, t: Option<&InlineText<N>>) {
+    match t {
+        Some(t) => inline(out, t),
+        None => lit(out, b"null"),
+    }
 }
 
 /// `null` or a plain string.
@@ -197,48 +237,51 @@ fn context(out: &mut Vec<u8>, c: &ContextRecord) {
     lit(out, b"{\"id\":");
     number(out, c.id.into());
     lit(out, b",\"interface\":");
-    string(out, &c.interface);
+    plain(out, &interface_text(&c.interface));
     lit(out, b",\"version\":");
-    string(out, &c.version);
+    plain(out, &interface_version_text(c.interface_version));
     lit(out, b",\"proposed\":[");
     for (i, p) in c.proposed.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, p);
+        plain(out, &syntax_text(*p));
     }
     lit(out, b"],\"result\":");
-    opt_string(out, c.result.as_deref());
+    match c.result {
+        Some(r) => plain(out, &result_text(r)),
+        None => lit(out, b"null"),
+    }
     lit(out, b",\"reason\":");
     number(out, c.reason.into());
     lit(out, b",\"ndr\":");
-    opt_plain(out, c.ndr);
+    opt_plain(out, c.syntax.map(ndr_name));
     out.push(b'}');
 }
 
 fn request(out: &mut Vec<u8>, r: &RequestView) {
     lit(out, b"{\"protocol\":");
-    string(out, &r.protocol);
+    plain(out, &r.protocol);
     lit(out, b",\"base_protocol\":");
-    string(out, &r.base_protocol);
+    plain(out, &r.base_protocol);
     lit(out, b",\"app_id\":");
-    plain(out, &r.app_id);
+    guid(out, &r.app_id);
     lit(out, b",\"app\":");
     opt_string(out, r.app);
     lit(out, b",\"kms_id\":");
-    plain(out, &r.kms_id);
+    guid(out, &r.kms_id);
     lit(out, b",\"kms\":");
     opt_string(out, r.kms);
     lit(out, b",\"sku_id\":");
-    plain(out, &r.sku_id);
+    guid(out, &r.sku_id);
     lit(out, b",\"sku\":");
     opt_string(out, r.sku);
     lit(out, b",\"cmid\":");
-    plain(out, &r.cmid);
+    guid(out, &r.cmid);
     lit(out, b",\"previous_cmid\":");
-    plain(out, &r.previous_cmid);
+    guid(out, &r.previous_cmid);
     lit(out, b",\"client_time\":");
-    string(out, &r.client_time);
+    inline(out, &r.client_time);
     lit(out, b",\"required_client_count\":");
     number(out, r.required_client_count.into());
     lit(out, b",\"workstation\":");
@@ -261,15 +304,15 @@ fn opt_request(out: &mut Vec<u8>, r: Option<&RequestView>) {
 
 fn response(out: &mut Vec<u8>, r: &ResponseView) {
     lit(out, b"{\"protocol\":");
-    opt_string(out, r.protocol.as_deref());
+    opt_plain(out, r.protocol.as_deref());
     lit(out, b",\"hresult\":");
-    string(out, &r.hresult);
+    plain(out, &r.hresult);
     lit(out, b",\"epid\":");
     opt_string(out, r.epid.as_deref());
     lit(out, b",\"cmid\":");
-    opt_plain(out, r.cmid.as_deref());
+    opt_guid(out, r.cmid.as_ref());
     lit(out, b",\"time\":");
-    opt_string(out, r.time.as_deref());
+    opt_inline(out, r.time.as_ref());
     lit(out, b",\"current_count\":");
     opt_number(out, r.current_count.map(u64::from));
     lit(out, b",\"activation_interval\":");
@@ -277,7 +320,7 @@ fn response(out: &mut Vec<u8>, r: &ResponseView) {
     lit(out, b",\"renewal_interval\":");
     opt_number(out, r.renewal_interval.map(u64::from));
     lit(out, b",\"hwid\":");
-    opt_string(out, r.hwid.as_deref());
+    opt_inline(out, r.hwid.as_ref());
     out.push(b'}');
 }
 

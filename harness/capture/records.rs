@@ -8,11 +8,13 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::dcerpc::ContextOutcome;
 use crate::model::Catalog;
 use crate::wire::filetime::FileTime;
 use crate::wire::kms::{
     DecodedRequest, DecodedResponse, ProtocolVersion, ResponseBody, Verification,
 };
+use crate::wire::rpc::{NdrSyntax, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID};
 
 /// One decoded thing, in capture order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,27 +61,100 @@ pub struct BindRecord {
     /// True when a context names the KMS interface.
     pub kms: bool,
     /// The contexts.
+    #[serde(serialize_with = "serialize_contexts")]
     pub contexts: Vec<ContextRecord>,
 }
 
-/// One presentation context of a bind.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContextRecord {
-    /// Context id.
-    pub id: u16,
-    /// Interface UUID.
-    pub interface: Cow<'static, str>,
-    /// Interface version `major.minor`.
-    pub version: Cow<'static, str>,
-    /// Transfer syntaxes proposed: `ndr32`, `ndr64`, `btfn:0x0003`, `other`.
-    pub proposed: Vec<Cow<'static, str>>,
-    /// `acceptance`, `user_rejection`, `provider_rejection`, `negotiate_ack`, `unknown:N`, or
-    /// `null` when unanswered.
-    pub result: Option<Cow<'static, str>>,
-    /// The reason field (BTFN: accepted feature bits).
-    pub reason: u16,
-    /// Accepted NDR syntax (`ndr32` / `ndr64`).
-    pub ndr: Option<&'static str>,
+/// One presentation context of a bind, as negotiated. It is the RPC layer's
+/// [`ContextOutcome`] itself (moved, not copied, into the record); its texts are made when
+/// rendered: `{"id","interface","version","proposed","result","reason","ndr"}` with the
+/// interface as GUID text, the version as `major.minor`, the proposed syntaxes as `ndr32`,
+/// `ndr64`, `btfn:0x0003` or `other`, the result as `acceptance`, `user_rejection`,
+/// `provider_rejection`, `negotiate_ack`, `unknown:N` (`null` when unanswered), the reason
+/// field (BTFN: accepted feature bits) and the accepted NDR syntax (`ndr32` / `ndr64`).
+pub type ContextRecord = ContextOutcome;
+
+/// Serialises a bind's contexts with their texts (see [`ContextRecord`]).
+fn serialize_contexts<S: Serializer>(contexts: &[ContextRecord], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::{SerializeSeq, SerializeStruct};
+    struct Proposed<'a>(&'a [TransferSyntaxKind]);
+    impl Serialize for Proposed<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(self.0.len()))?;
+            for k in self.0 {
+                seq.serialize_element(&*syntax_text(*k))?;
+            }
+            seq.end()
+        }
+    }
+    struct View<'a>(&'a ContextRecord);
+    impl Serialize for View<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let c = self.0;
+            let mut st = s.serialize_struct("ContextRecord", 7)?;
+            st.serialize_field("id", &c.id)?;
+            st.serialize_field("interface", &*interface_text(&c.interface))?;
+            st.serialize_field("version", &*interface_version_text(c.interface_version))?;
+            st.serialize_field("proposed", &Proposed(&c.proposed))?;
+            st.serialize_field("result", &c.result.map(result_text).as_deref())?;
+            st.serialize_field("reason", &c.reason)?;
+            st.serialize_field("ndr", &c.syntax.map(ndr_name))?;
+            st.end()
+        }
+    }
+    let mut seq = s.serialize_seq(Some(contexts.len()))?;
+    for c in contexts {
+        seq.serialize_element(&View(c))?;
+    }
+    seq.end()
+}
+
+/// `ndr32` / `ndr64`.
+pub fn ndr_name(s: NdrSyntax) -> &'static str {
+    match s {
+        NdrSyntax::Ndr32 => "ndr32",
+        NdrSyntax::Ndr64 => "ndr64",
+    }
+}
+
+/// A bind_ack result as text: `acceptance`, `user_rejection`, `provider_rejection`,
+/// `negotiate_ack`, `unknown:N`.
+pub fn result_text(r: ResultKind) -> Cow<'static, str> {
+    match r {
+        ResultKind::Acceptance => "acceptance".into(),
+        ResultKind::UserRejection => "user_rejection".into(),
+        ResultKind::ProviderRejection => "provider_rejection".into(),
+        ResultKind::NegotiateAck => "negotiate_ack".into(),
+        ResultKind::Unknown(v) => format!("unknown:{v}").into(),
+    }
+}
+
+/// A proposed transfer syntax as text: `ndr32`, `ndr64`, `btfn:0xXXXX`, `other`.
+pub fn syntax_text(k: TransferSyntaxKind) -> Cow<'static, str> {
+    match k {
+        TransferSyntaxKind::Ndr32 => "ndr32".into(),
+        TransferSyntaxKind::Ndr64 => "ndr64".into(),
+        TransferSyntaxKind::Btfn { features: 3 } => "btfn:0x0003".into(),
+        TransferSyntaxKind::Btfn { features } => format!("btfn:0x{features:04x}").into(),
+        TransferSyntaxKind::Other => "other".into(),
+    }
+}
+
+/// An interface UUID as lower-case text (the KMS interface without formatting).
+pub fn interface_text(u: &uuid::Uuid) -> Cow<'static, str> {
+    if *u == KMS_INTERFACE_UUID {
+        "51c82175-844e-4750-b0d8-ec255555bc06".into()
+    } else {
+        uuid_text(u).into()
+    }
+}
+
+/// An interface version as `major.minor`.
+pub fn interface_version_text(v: (u16, u16)) -> Cow<'static, str> {
+    match v {
+        (1, 0) => "1.0".into(),
+        (a, b) => format!("{a}.{b}").into(),
+    }
 }
 
 /// The request fields a report shows.
@@ -106,7 +181,7 @@ pub struct RequestView {
     /// Previous CMID.
     pub previous_cmid: GuidText,
     /// Client time, RFC 3339 UTC.
-    pub client_time: String,
+    pub client_time: TimeText,
     /// N policy.
     pub required_client_count: u32,
     /// Workstation name.
@@ -157,7 +232,7 @@ pub struct ResponseView {
     /// Echoed CMID.
     pub cmid: Option<GuidText>,
     /// Echoed time, RFC 3339 UTC.
-    pub time: Option<String>,
+    pub time: Option<TimeText>,
     /// Current count.
     pub current_count: Option<u32>,
     /// Activation interval (minutes).
@@ -165,17 +240,18 @@ pub struct ResponseView {
     /// Renewal interval (minutes).
     pub renewal_interval: Option<u32>,
     /// V6 host hardware id, 16 upper-case hex digits as clients print it.
-    pub hwid: Option<String>,
+    pub hwid: Option<HwidText>,
 }
 
 /// RFC 3339 UTC text of a FILETIME: a fast path for whole seconds in years 1970–9999 (the
 /// common case, formatted without the general formatter), else [`FileTime::to_rfc3339`].
-pub fn rfc3339(t: FileTime) -> String {
+pub fn rfc3339(t: FileTime) -> TimeText {
     const TICKS: u64 = 10_000_000;
     const UNIX_EPOCH_SECS: u64 = 11_644_473_600;
     let secs = t.0 / TICKS;
     if t.0 % TICKS != 0 || !(UNIX_EPOCH_SECS..UNIX_EPOCH_SECS + 253_402_300_800).contains(&secs) {
-        return t.to_rfc3339();
+        // At most 30 bytes ("filetime:" and 20 digits, or a 7-digit fraction): fits.
+        return TimeText::new(&t.to_rfc3339()).unwrap_or_default();
     }
     let unix = secs - UNIX_EPOCH_SECS;
     let (days, rem) = ((unix / 86_400) as i64, unix % 86_400);
@@ -189,22 +265,128 @@ pub fn rfc3339(t: FileTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let mut out = String::with_capacity(20);
-    for div in [1000, 100, 10, 1] {
-        out.push(char::from(b'0' + (year / div % 10) as u8));
+    let digit = |v: u64| b'0' + (v % 10) as u8;
+    let year = year as u64;
+    let (month, day) = (month as u64, day as u64);
+    let (hour, minute, second) = (rem / 3600, rem / 60 % 60, rem % 60);
+    let text: [u8; 20] = [
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+        b'-',
+        digit(day / 10),
+        digit(day),
+        b'T',
+        digit(hour / 10),
+        digit(hour),
+        b':',
+        digit(minute / 10),
+        digit(minute),
+        b':',
+        digit(second / 10),
+        digit(second),
+        b'Z',
+    ];
+    TimeText::from_ascii(&text)
+}
+
+/// Text of at most `N` bytes held inline (no allocation): the short texts every exchange
+/// record carries (times, hardware ids). Reads as a `&str`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct InlineText<const N: usize> {
+    len: u8,
+    bytes: [u8; N],
+}
+
+/// An RFC 3339 time (or the `filetime:N` fallback), inline.
+pub type TimeText = InlineText<32>;
+
+/// A V6 hardware id as 16 hex digits, inline.
+pub type HwidText = InlineText<16>;
+
+impl<const N: usize> InlineText<N> {
+    /// `s` when it fits in `N` bytes (and `N` ≤ 255).
+    pub fn new(s: &str) -> Option<Self> {
+        let len = u8::try_from(s.len()).ok()?;
+        let mut bytes = [0u8; N];
+        bytes.get_mut(..s.len())?.copy_from_slice(s.as_bytes());
+        Some(InlineText { len, bytes })
     }
-    let two = |out: &mut String, sep: char, v: u64| {
-        out.push(sep);
-        out.push(char::from(b'0' + (v / 10) as u8));
-        out.push(char::from(b'0' + (v % 10) as u8));
-    };
-    two(&mut out, '-', month as u64);
-    two(&mut out, '-', day as u64);
-    two(&mut out, 'T', rem / 3600);
-    two(&mut out, ':', rem / 60 % 60);
-    two(&mut out, ':', rem % 60);
-    out.push('Z');
-    out
+
+    /// ASCII text, truncated to `N` bytes (callers pass text they made, known to fit);
+    /// non-ASCII bytes become `?` so the result is always valid UTF-8.
+    fn from_ascii(text: &[u8]) -> Self {
+        let mut bytes = [0u8; N];
+        let n = text.len().min(N).min(255);
+        for (dst, &b) in bytes.iter_mut().zip(&text[..n]) {
+            *dst = if b.is_ascii() { b } else { b'?' };
+        }
+        InlineText {
+            len: n as u8,
+            bytes,
+        }
+    }
+
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or_default()
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str` or from ASCII only, so always valid UTF-8.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> Default for InlineText<N> {
+    fn default() -> Self {
+        InlineText {
+            len: 0,
+            bytes: [0; N],
+        }
+    }
+}
+
+impl<const N: usize> std::ops::Deref for InlineText<N> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> std::fmt::Display for InlineText<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<const N: usize> std::fmt::Debug for InlineText<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl<const N: usize> PartialEq<str> for InlineText<N> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl<const N: usize> PartialEq<&str> for InlineText<N> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl<const N: usize> Serialize for InlineText<N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Lower-case canonical text of a GUID held inline (36 bytes, no allocation); reads as a `&str`.
@@ -217,6 +399,11 @@ impl GuidText {
         let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
         u.hyphenated().encode_lower(&mut buf);
         GuidText(buf)
+    }
+
+    /// The text's bytes (ASCII hex digits and hyphens).
+    pub fn as_bytes(&self) -> &[u8; uuid::fmt::Hyphenated::LENGTH] {
+        &self.0
     }
 
     /// The text.
@@ -311,12 +498,12 @@ impl ResponseView {
         let hwid = match &r.body {
             ResponseBody::V6 { hwid, .. } => {
                 const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-                let mut s = String::with_capacity(hwid.len() * 2);
-                for &b in hwid.iter() {
-                    s.push(char::from(DIGITS[usize::from(b >> 4)]));
-                    s.push(char::from(DIGITS[usize::from(b & 15)]));
+                let mut text = [0u8; 16];
+                for (pair, &b) in text.chunks_exact_mut(2).zip(hwid.iter()) {
+                    pair[0] = DIGITS[usize::from(b >> 4)];
+                    pair[1] = DIGITS[usize::from(b & 15)];
                 }
-                Some(s)
+                Some(HwidText::from_ascii(&text[..hwid.len().min(8) * 2]))
             }
             _ => None,
         };
@@ -558,11 +745,42 @@ mod tests {
         let mut t: u64 = 116_444_736_000_000_000; // 1970-01-01
         let step = 10_000_000 * 86_399 * 37 + 10_000_000 * 13;
         while t < 2_650_467_743_990_000_000 {
-            assert_eq!(rfc3339(FileTime(t)), FileTime(t).to_rfc3339(), "{t}");
+            assert_eq!(
+                rfc3339(FileTime(t)).as_str(),
+                FileTime(t).to_rfc3339(),
+                "{t}"
+            );
             t += step;
         }
-        for t in [0, 1, 116_444_736_000_000_001, u64::MAX] {
-            assert_eq!(rfc3339(FileTime(t)), FileTime(t).to_rfc3339());
+        for t in [0, 1, 116_444_736_000_000_001, u64::MAX, u64::MAX - 1] {
+            assert_eq!(rfc3339(FileTime(t)).as_str(), FileTime(t).to_rfc3339());
         }
+        // The longest fallbacks: a 7-digit fraction in year 9999, and out of range.
+        let late = 2_650_467_743_999_999_999;
+        assert_eq!(
+            rfc3339(FileTime(late)).as_str(),
+            FileTime(late).to_rfc3339()
+        );
+    }
+
+    #[test]
+    fn inline_text_holds_what_fits_and_refuses_the_rest() {
+        let t = TimeText::new("2024-01-01T00:00:00Z").unwrap();
+        assert_eq!(t, "2024-01-01T00:00:00Z");
+        assert_eq!(format!("{t:?}"), "\"2024-01-01T00:00:00Z\"");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2024-01-01T00:00:00Z\""
+        );
+        assert!(TimeText::new(&"x".repeat(33)).is_none());
+        assert_eq!(
+            TimeText::new(&"é".repeat(16)).unwrap().as_str(),
+            "é".repeat(16)
+        );
+        assert_eq!(
+            HwidText::from_ascii(b"0123456789ABCDEFGH"),
+            "0123456789ABCDEF"
+        );
+        assert_eq!(TimeText::default(), "");
     }
 }

@@ -6,7 +6,10 @@ use std::io::{self, IsTerminal, Write};
 
 use super::{DecodeArgs, DecodeFormat, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::capture::decode::{decode_capture, DecodeConfig};
-use crate::capture::records::{ExchangeRecord, Record};
+use crate::capture::records::{
+    interface_text, interface_version_text, ndr_name, result_text, syntax_text, ExchangeRecord,
+    Record,
+};
 use crate::capture::FlowConfig;
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
@@ -297,11 +300,15 @@ fn text<W: Write>(w: &mut W, r: &Record) -> io::Result<()> {
                     w,
                     "  ctx {} {} v{} proposed [{}] result {} ndr {}",
                     c.id,
-                    c.interface,
-                    c.version,
-                    c.proposed.join(", "),
-                    opt(&c.result),
-                    c.ndr.unwrap_or("-")
+                    interface_text(&c.interface),
+                    interface_version_text(c.interface_version),
+                    c.proposed
+                        .iter()
+                        .map(|k| syntax_text(*k))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    opt(&c.result.map(result_text)),
+                    c.syntax.map(ndr_name).unwrap_or("-")
                 )?;
             }
             Ok(())

@@ -303,7 +303,7 @@ impl CaptureState<'_> {
         match r {
             Record::Bind(b) => {
                 self.flow_no(&b.flow);
-                if b.kms && b.answer == "ack" && b.contexts.iter().any(|c| c.ndr.is_some()) {
+                if b.kms && b.answer == "ack" && b.contexts.iter().any(|c| c.syntax.is_some()) {
                     self.bound.push(b.flow.clone());
                 }
             }
