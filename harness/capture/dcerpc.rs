@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use uuid::Uuid;
 
 use crate::wire::rpc::{
-    looks_like_pdu_start, pdu_length, NdrSyntax, Pdu, PfcFlags, ResultKind, TransferSyntaxKind,
-    HEADER_LEN, KMS_INTERFACE_UUID,
+    looks_like_pdu_start, pdu_length, NdrSyntax, Pdu, PfcFlags, ResultKind, SyntaxId,
+    TransferSyntaxKind, HEADER_LEN, KMS_INTERFACE_UUID,
 };
 use crate::wire::WireError;
 
@@ -222,8 +222,8 @@ pub struct ContextOutcome {
     pub interface: Uuid,
     /// Interface version `major.minor`.
     pub interface_version: (u16, u16),
-    /// Transfer syntaxes proposed (classified).
-    pub proposed: Vec<TransferSyntaxKind>,
+    /// Transfer syntaxes proposed, as on the wire ([`TransferSyntaxKind::of`] classifies).
+    pub proposed: Vec<SyntaxId>,
     /// Result kind from the ack (`None` when no ack was seen).
     pub result: Option<ResultKind>,
     /// Result reason (for BTFN: the accepted feature bits).
@@ -412,16 +412,13 @@ impl Association {
                 self.any_bind = true;
                 let contexts = b
                     .contexts
-                    .iter()
+                    .into_iter()
                     .map(|e| ContextOutcome {
                         id: e.p_cont_id,
                         interface: e.abstract_syntax.uuid,
                         interface_version: (e.abstract_syntax.major(), e.abstract_syntax.minor()),
-                        proposed: e
-                            .transfer_syntaxes
-                            .iter()
-                            .map(|t| TransferSyntaxKind::of(&t.uuid))
-                            .collect(),
+                        // Moved from the parsed PDU: no copy.
+                        proposed: e.transfer_syntaxes,
                         result: None,
                         reason: 0,
                         syntax: None,

@@ -8,6 +8,7 @@ use super::records::{
     BindRecord, Checks, ContextRecord, ErrorRecord, ExchangeRecord, FailedCheck, FaultRecord, Flow,
     GapRecord, GuidText, InlineText, Record, RequestView, ResponseView, SummaryRecord,
 };
+use crate::wire::rpc::TransferSyntaxKind;
 
 /// Appends `r` as one compact JSON object (no newline) to `out`.
 ///
@@ -245,7 +246,7 @@ fn context(out: &mut Vec<u8>, c: &ContextRecord) {
         if i > 0 {
             out.push(b',');
         }
-        plain(out, &syntax_text(*p));
+        plain(out, &syntax_text(TransferSyntaxKind::of(&p.uuid)));
     }
     lit(out, b"],\"result\":");
     match c.result {

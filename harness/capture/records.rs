@@ -14,7 +14,7 @@ use crate::wire::filetime::FileTime;
 use crate::wire::kms::{
     DecodedRequest, DecodedResponse, ProtocolVersion, ResponseBody, Verification,
 };
-use crate::wire::rpc::{NdrSyntax, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID};
+use crate::wire::rpc::{NdrSyntax, ResultKind, SyntaxId, TransferSyntaxKind, KMS_INTERFACE_UUID};
 
 /// One decoded thing, in capture order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -77,12 +77,12 @@ pub type ContextRecord = ContextOutcome;
 /// Serialises a bind's contexts with their texts (see [`ContextRecord`]).
 fn serialize_contexts<S: Serializer>(contexts: &[ContextRecord], s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::{SerializeSeq, SerializeStruct};
-    struct Proposed<'a>(&'a [TransferSyntaxKind]);
+    struct Proposed<'a>(&'a [SyntaxId]);
     impl Serialize for Proposed<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             let mut seq = s.serialize_seq(Some(self.0.len()))?;
             for k in self.0 {
-                seq.serialize_element(&*syntax_text(*k))?;
+                seq.serialize_element(&*syntax_text(TransferSyntaxKind::of(&k.uuid)))?;
             }
             seq.end()
         }

@@ -11,6 +11,7 @@ use crate::capture::records::{
     Record,
 };
 use crate::capture::FlowConfig;
+use crate::wire::rpc::TransferSyntaxKind;
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
@@ -304,7 +305,7 @@ fn text<W: Write>(w: &mut W, r: &Record) -> io::Result<()> {
                     interface_version_text(c.interface_version),
                     c.proposed
                         .iter()
-                        .map(|k| syntax_text(*k))
+                        .map(|k| syntax_text(TransferSyntaxKind::of(&k.uuid)))
                         .collect::<Vec<_>>()
                         .join(", "),
                     opt(&c.result.map(result_text)),
