@@ -1,6 +1,8 @@
 //! Decode + full verification throughput of `decode_capture` on a ~100 MB in-memory pcap made
 //! of many copies of real flows (the shared corpus when `KMSSPEC_SHARED` is set, else the
-//! generated v4/v5/v6 flows). Records are built (as for `--format json`) but not rendered.
+//! generated v4/v5/v6 flows): records built but not rendered (`decode_verify_100mb`), records
+//! rendered as JSON lines like `kmsspec decode --format json` (`decode_verify_json_100mb`), and
+//! read + reassembly alone as a baseline (`reassemble_only_100mb`).
 //! Run: `KMSSPEC_SHARED=/work/shared cargo bench --bench decode`.
 
 use divan::counter::BytesCount;
@@ -66,6 +68,39 @@ fn decode_verify_100mb(b: Bencher) {
         .expect("decode");
         assert!(exchanges > 0 && sum.failed_checks == 0);
         black_box(exchanges)
+    });
+}
+
+/// What `kmsspec decode --format json` does, minus the file reads: decode, verify, and render
+/// every record as a JSON line into a reused buffer (`keep_raw` off, as the CLI).
+#[divan::bench(sample_count = 5, sample_size = 1)]
+fn decode_verify_json_100mb(b: Bencher) {
+    let file = big();
+    let cfg = DecodeConfig {
+        keep_raw: false,
+        ..DecodeConfig::default()
+    };
+    b.counter(BytesCount::new(file.len())).bench(|| {
+        let mut out = Vec::with_capacity(1 << 20);
+        let mut json = kmsspec::capture::json::JsonWriter::default();
+        let mut written = 0usize;
+        let sum = decode_capture(
+            black_box(&file[..]),
+            "big",
+            &cfg,
+            |r| {
+                json.write(&mut out, r);
+                out.push(b'\n');
+                if out.len() > (1 << 20) - 4096 {
+                    written += black_box(&out).len();
+                    out.clear();
+                }
+            },
+            |_| {},
+        )
+        .expect("decode");
+        assert!(sum.exchanges > 0 && sum.failed_checks == 0);
+        black_box(written + out.len())
     });
 }
 

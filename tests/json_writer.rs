@@ -8,13 +8,30 @@ use std::path::Path;
 use std::sync::Arc;
 
 use kmsspec::capture::decode_to_vec;
-use kmsspec::capture::json::write_record;
+use kmsspec::capture::json::{write_record, JsonWriter};
 use kmsspec::capture::records::{ErrorRecord, Flow, Record};
 
 fn assert_same(r: &Record) {
     let mut fast = Vec::new();
     write_record(&mut fast, r);
     let serde = serde_json::to_vec(r).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&fast),
+        String::from_utf8_lossy(&serde)
+    );
+}
+
+/// One `JsonWriter` over a whole capture's records (its remembered connection texts in use)
+/// writes the same lines as serde_json.
+fn assert_same_stream(records: &[Record]) {
+    let mut writer = JsonWriter::default();
+    let (mut fast, mut serde) = (Vec::new(), Vec::new());
+    for r in records {
+        writer.write(&mut fast, r);
+        fast.push(b'\n');
+        serde.extend(serde_json::to_vec(r).unwrap());
+        serde.push(b'\n');
+    }
     assert_eq!(
         String::from_utf8_lossy(&fast),
         String::from_utf8_lossy(&serde)
@@ -35,6 +52,7 @@ fn check_dir(dir: &Path) -> usize {
                 assert_same(r);
                 n += 1;
             }
+            assert_same_stream(&records);
         }
     }
     n
@@ -71,4 +89,34 @@ fn awkward_strings_serialise_like_serde_json() {
         message: "\u{0}\u{8}\u{c}\r\u{1f}\u{7f}".into(),
     });
     assert_same(&r);
+}
+
+#[test]
+fn a_writer_never_reuses_another_connections_texts() {
+    let flow = |c: &str| Flow {
+        client: Arc::from(c),
+        server: Arc::from("10.0.0.1:1688"),
+    };
+    let gap = |capture: &Arc<str>, f: &Flow| {
+        Record::Gap(kmsspec::capture::records::GapRecord {
+            capture: capture.clone(),
+            flow: f.clone(),
+            direction: "to_server",
+            offset: 1,
+            missing: 2,
+            packet: 3,
+        })
+    };
+    let (cap_a, cap_b): (Arc<str>, Arc<str>) = (Arc::from("a.pcap"), Arc::from("b.pcap"));
+    let (one, two) = (flow("10.0.0.2:1"), flow("10.0.0.2:2"));
+    // Equal texts in distinct allocations, interleaved connections, a new capture name.
+    let records = [
+        gap(&cap_a, &one),
+        gap(&cap_a, &one),
+        gap(&cap_a, &two),
+        gap(&cap_a, &one),
+        gap(&cap_b, &one),
+        gap(&cap_a, &flow("10.0.0.2:1")),
+    ];
+    assert_same_stream(&records);
 }

@@ -3,6 +3,8 @@
 //! into a reused buffer without serde's per-field dispatch. Exists because JSON output was
 //! the largest single cost of `kmsspec decode`; a test holds it byte-equal to serde_json.
 
+use std::sync::Arc;
+
 use super::records::{interface_text, interface_version_text, ndr_name, result_text, syntax_text};
 use super::records::{
     BindRecord, Checks, ContextRecord, ErrorRecord, ExchangeRecord, FailedCheck, FaultRecord, Flow,
@@ -16,34 +18,75 @@ use crate::wire::rpc::TransferSyntaxKind;
 /// static literals (one copy each), so a record costs a few dozen small copies rather than
 /// several hundred pushes.
 pub fn write_record(out: &mut Vec<u8>, r: &Record) {
-    out.reserve(2048);
-    match r {
-        Record::Bind(b) => {
-            lit(out, b"{\"kind\":\"bind\",");
-            bind(out, b);
+    JsonWriter::default().write(out, r);
+}
+
+/// [`write_record`] with a memory of the last connection's `"capture":…,"flow":{…}` text:
+/// a connection's records come in runs and share their `capture`/`flow` `Arc`s, so a pointer
+/// comparison finds the rendered text again (the `Arc`s held here keep the pointers from
+/// being reused by another connection).
+#[derive(Debug, Default)]
+pub struct JsonWriter {
+    key: Option<(Arc<str>, Arc<str>, Arc<str>)>,
+    prefix: Vec<u8>,
+}
+
+impl JsonWriter {
+    /// Appends `r` as one compact JSON object (no newline) to `out`.
+    pub fn write(&mut self, out: &mut Vec<u8>, r: &Record) {
+        out.reserve(2048);
+        match r {
+            Record::Bind(b) => {
+                lit(out, b"{\"kind\":\"bind\",");
+                self.capture_and_flow(out, &b.capture, &b.flow);
+                bind(out, b);
+            }
+            Record::Exchange(x) => {
+                lit(out, b"{\"kind\":\"exchange\",");
+                self.capture_and_flow(out, &x.capture, &x.flow);
+                exchange(out, x);
+            }
+            Record::Fault(f) => {
+                lit(out, b"{\"kind\":\"fault\",");
+                self.capture_and_flow(out, &f.capture, &f.flow);
+                fault(out, f);
+            }
+            Record::Gap(g) => {
+                lit(out, b"{\"kind\":\"gap\",");
+                self.capture_and_flow(out, &g.capture, &g.flow);
+                gap(out, g);
+            }
+            Record::Error(e) => {
+                lit(out, b"{\"kind\":\"error\",");
+                error(out, e);
+            }
+            Record::Summary(s) => {
+                lit(out, b"{\"kind\":\"summary\",");
+                summary(out, s);
+            }
         }
-        Record::Exchange(x) => {
-            lit(out, b"{\"kind\":\"exchange\",");
-            exchange(out, x);
-        }
-        Record::Fault(f) => {
-            lit(out, b"{\"kind\":\"fault\",");
-            fault(out, f);
-        }
-        Record::Gap(g) => {
-            lit(out, b"{\"kind\":\"gap\",");
-            gap(out, g);
-        }
-        Record::Error(e) => {
-            lit(out, b"{\"kind\":\"error\",");
-            error(out, e);
-        }
-        Record::Summary(s) => {
-            lit(out, b"{\"kind\":\"summary\",");
-            summary(out, s);
-        }
+        out.push(b'}');
     }
-    out.push(b'}');
+
+    /// `"capture":…,"flow":{"client":…,"server":…}` (no leading comma).
+    fn capture_and_flow(&mut self, out: &mut Vec<u8>, capture: &Arc<str>, f: &Flow) {
+        let hit = self.key.as_ref().is_some_and(|(c, a, b)| {
+            Arc::ptr_eq(c, capture) && Arc::ptr_eq(a, &f.client) && Arc::ptr_eq(b, &f.server)
+        });
+        if !hit {
+            self.prefix.clear();
+            let p = &mut self.prefix;
+            lit(p, b"\"capture\":");
+            string(p, capture);
+            lit(p, b",\"flow\":{\"client\":");
+            string(p, &f.client);
+            lit(p, b",\"server\":");
+            string(p, &f.server);
+            p.push(b'}');
+            self.key = Some((capture.clone(), f.client.clone(), f.server.clone()));
+        }
+        out.extend_from_slice(&self.prefix);
+    }
 }
 
 /// A static piece of JSON (keys, punctuation), copied as is.
@@ -201,19 +244,7 @@ fn number(out: &mut Vec<u8>, mut v: u64) {
     out.extend_from_slice(buf.get(i..).unwrap_or_default());
 }
 
-/// `"capture":…,"flow":{"client":…,"server":…}` (no leading comma).
-fn capture_and_flow(out: &mut Vec<u8>, capture: &str, f: &Flow) {
-    lit(out, b"\"capture\":");
-    string(out, capture);
-    lit(out, b",\"flow\":{\"client\":");
-    string(out, &f.client);
-    lit(out, b",\"server\":");
-    string(out, &f.server);
-    out.push(b'}');
-}
-
 fn bind(out: &mut Vec<u8>, b: &BindRecord) {
-    capture_and_flow(out, &b.capture, &b.flow);
     lit(out, b",\"call_id\":");
     number(out, b.call_id.into());
     lit(out, b",\"pdu\":");
@@ -360,7 +391,6 @@ fn failed(out: &mut Vec<u8>, f: &[FailedCheck]) {
 }
 
 fn exchange(out: &mut Vec<u8>, x: &ExchangeRecord) {
-    capture_and_flow(out, &x.capture, &x.flow);
     lit(out, b",\"call_id\":");
     number(out, x.call_id.into());
     lit(out, b",\"ndr\":");
@@ -395,7 +425,6 @@ fn exchange(out: &mut Vec<u8>, x: &ExchangeRecord) {
 }
 
 fn fault(out: &mut Vec<u8>, f: &FaultRecord) {
-    capture_and_flow(out, &f.capture, &f.flow);
     lit(out, b",\"call_id\":");
     number(out, f.call_id.into());
     lit(out, b",\"status\":");
@@ -409,7 +438,6 @@ fn fault(out: &mut Vec<u8>, f: &FaultRecord) {
 }
 
 fn gap(out: &mut Vec<u8>, g: &GapRecord) {
-    capture_and_flow(out, &g.capture, &g.flow);
     lit(out, b",\"direction\":");
     plain(out, g.direction);
     lit(out, b",\"offset\":");

@@ -106,6 +106,7 @@ pub fn run(args: &DecodeArgs) -> i32 {
 struct OutBuf<W: Write> {
     buf: Vec<u8>,
     inner: W,
+    json: crate::capture::json::JsonWriter,
 }
 
 impl<W: Write> OutBuf<W> {
@@ -116,12 +117,13 @@ impl<W: Write> OutBuf<W> {
         OutBuf {
             buf: Vec::with_capacity(2 * Self::BLOCK),
             inner,
+            json: Default::default(),
         }
     }
 
     /// Appends one record as a JSON line.
     fn json_line(&mut self, r: &Record) -> io::Result<()> {
-        crate::capture::json::write_record(&mut self.buf, r);
+        self.json.write(&mut self.buf, r);
         self.buf.push(b'\n');
         self.drain_full()
     }
