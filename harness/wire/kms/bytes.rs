@@ -45,25 +45,29 @@ pub fn hex(bytes: &[u8]) -> String {
 /// by U+FFFD; the flag says whether any were. Same text as `String::from_utf16_lossy` of those
 /// units, with an ASCII fast path (KMS names and ePIDs are ASCII).
 pub(crate) fn utf16le_text(raw: &[u8]) -> (String, bool) {
-    let units = raw
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]))
-        .take_while(|&u| u != 0);
-    let mut ascii = Vec::with_capacity(raw.len() / 2);
-    for u in units.clone() {
-        match u8::try_from(u) {
-            Ok(b) if b.is_ascii() => ascii.push(b),
+    // One pass for the common case: ASCII units up to the NUL (or the end).
+    let mut n = 0;
+    let mut ascii = true;
+    for c in raw.chunks_exact(2) {
+        match (c[0], c[1]) {
+            (0, 0) => break,
+            (b, 0) if b.is_ascii() => n += 1,
             _ => {
-                ascii.clear();
+                ascii = false;
                 break;
             }
         }
     }
-    if ascii.len() == units.clone().count() {
-        if let Ok(text) = String::from_utf8(ascii) {
+    if ascii {
+        let bytes: Vec<u8> = raw.iter().step_by(2).take(n).copied().collect();
+        if let Ok(text) = String::from_utf8(bytes) {
             return (text, false);
         }
     }
+    let units = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0);
     let mut bad = false;
     let mut text = String::with_capacity(raw.len() / 2);
     text.extend(char::decode_utf16(units).map(|c| {
