@@ -45,21 +45,27 @@ pub fn hex(bytes: &[u8]) -> String {
 /// by U+FFFD; the flag says whether any were. Same text as `String::from_utf16_lossy` of those
 /// units, with an ASCII fast path (KMS names and ePIDs are ASCII).
 pub(crate) fn utf16le_text(raw: &[u8]) -> (String, bool) {
-    // One pass for the common case: ASCII units up to the NUL (or the end).
+    // The common case: ASCII units up to the NUL (or the end), copied with an exact capacity.
     let mut n = 0;
     let mut ascii = true;
     for c in raw.chunks_exact(2) {
-        match (c[0], c[1]) {
-            (0, 0) => break,
-            (b, 0) if b.is_ascii() => n += 1,
-            _ => {
-                ascii = false;
-                break;
-            }
+        let u = u16::from_le_bytes([c[0], c[1]]);
+        if u == 0 {
+            break;
         }
+        if u >= 0x80 {
+            ascii = false;
+            break;
+        }
+        n += 1;
     }
     if ascii {
-        let bytes: Vec<u8> = raw.iter().step_by(2).take(n).copied().collect();
+        let bytes: Vec<u8> = raw
+            .get(..2 * n)
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .map(|c| c[0])
+            .collect();
         if let Ok(text) = String::from_utf8(bytes) {
             return (text, false);
         }

@@ -210,10 +210,17 @@ impl BaseRequest {
         let issue = match end {
             None => Some(WorkstationIssue::NoTerminator),
             Some(_) if bad => Some(WorkstationIssue::InvalidUtf16),
-            Some(e) => self.workstation_raw[2 * e..]
-                .iter()
-                .position(|&b| b != 0)
-                .map(|p| WorkstationIssue::NonZeroAfterTerminator { offset: 2 * e + p }),
+            Some(e) => {
+                let rest = self.workstation_raw.get(2 * e..).unwrap_or_default();
+                // The usual all-zero fill is checked branch-free first.
+                if rest.iter().fold(0u8, |a, &b| a | b) == 0 {
+                    None
+                } else {
+                    rest.iter()
+                        .position(|&b| b != 0)
+                        .map(|p| WorkstationIssue::NonZeroAfterTerminator { offset: 2 * e + p })
+                }
+            }
         };
         WorkstationName { text, issue }
     }
