@@ -339,7 +339,7 @@ impl DecodedResponse {
     /// The host's Random recovered with the request's IV: RandomXor ⊕ D_K(request IV), with
     /// this response's cipher. `None` for V4 or a V4 request.
     pub fn random(&self, request: &DecodedRequest) -> Option<Block16> {
-        let div = self.protocol.cipher().decrypt_block(&request.iv()?);
+        let div = request_div(request, self.protocol)?;
         match &self.body {
             ResponseBody::V4 { .. } => None,
             ResponseBody::V5 { random_xor, .. } | ResponseBody::V6 { random_xor, .. } => {
@@ -361,6 +361,16 @@ impl DecodedResponse {
             response_iv,
             hwid,
         }
+    }
+}
+
+/// DIV = D_K(request IV) under `protocol`'s cipher: the one the decoded request already holds
+/// when its protocol is the same, else computed. `None` for a V4 request (no IV).
+pub(crate) fn request_div(request: &DecodedRequest, protocol: Protocol) -> Option<Block16> {
+    if request.protocol == protocol {
+        request.div()
+    } else {
+        request.iv().map(|v| protocol.cipher().decrypt_block(&v))
     }
 }
 
@@ -415,7 +425,7 @@ pub fn encode_response(
         ));
     };
     let cipher = protocol.cipher();
-    let div = cipher.decrypt_block(&request_iv);
+    let div = request_div(request, protocol).unwrap_or_else(|| cipher.decrypt_block(&request_iv));
     plain.extend_from_slice(&xor16(&params.random, &div));
     plain.extend_from_slice(&sha256(&params.random));
     let iv = if protocol == Protocol::V5 {
