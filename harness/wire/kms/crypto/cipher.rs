@@ -1,6 +1,7 @@
 //! The KMS block ciphers (spec §3.1): V4 Rijndael with a 160-bit key and 11 rounds, V5 standard
 //! AES-128, V6 AES-128 with three modified round-key bytes. Key schedules are written here; the
-//! round functions come from `aes::hazmat`.
+//! round functions come from `aes::hazmat` (V5, being standard AES-128, runs on the `aes`
+//! crate's whole cipher, checked against the round-function path in the tests).
 
 use std::sync::OnceLock;
 

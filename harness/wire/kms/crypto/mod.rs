@@ -1,6 +1,7 @@
 //! KMS cryptography (spec §3): the three block-cipher variants, the V4 CBC-MAC, CBC with
 //! PKCS#7 for V5/V6 messages, SHA-256 and the V6 time-slot HMAC. Pure functions; the expanded
-//! keys are constants computed once.
+//! keys are constants computed once, and keyed V6 HMAC states are kept in a small per-thread
+//! cache that only saves work (results never depend on it).
 
 mod cbc;
 mod cipher;
