@@ -41,29 +41,71 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// 16-bit lanes of a 128-bit word, for the 8-units-at-a-time ASCII scan.
+const LANES_NOT_7BIT: u128 = 0xFF80_FF80_FF80_FF80_FF80_FF80_FF80_FF80;
+const LANES_7FFF: u128 = 0x7FFF_7FFF_7FFF_7FFF_7FFF_7FFF_7FFF_7FFF;
+const LANES_TOP: u128 = 0x8000_8000_8000_8000_8000_8000_8000_8000;
+
+/// Eight UTF-16LE units as one little-endian word.
+fn word(chunk: &[u8]) -> Option<u128> {
+    chunk.try_into().ok().map(u128::from_le_bytes)
+}
+
+/// The number of leading units of UTF-16LE `raw` in 1..=0x7F (non-NUL ASCII), and whether
+/// the run ends at a NUL unit or the end of `raw` (`true`) rather than at a non-ASCII unit.
+fn ascii_run(raw: &[u8]) -> (usize, bool) {
+    let mut n = 0;
+    for chunk in raw.chunks_exact(16) {
+        let Some(x) = word(chunk) else { break };
+        // All lanes ≤ 0x7F, then lane + 0x7FFF sets the lane's top bit exactly when it is
+        // non-zero (no carry leaves a lane).
+        if x & LANES_NOT_7BIT != 0 || x.wrapping_add(LANES_7FFF) & LANES_TOP != LANES_TOP {
+            break;
+        }
+        n += 8;
+    }
+    for c in raw.get(2 * n..).unwrap_or_default().chunks_exact(2) {
+        match u16::from_le_bytes([c[0], c[1]]) {
+            0 => return (n, true),
+            1..=0x7F => n += 1,
+            _ => return (n, false),
+        }
+    }
+    (n, true)
+}
+
+/// The low bytes of the UTF-16LE units in `raw`, appended to `out` (8 at a time).
+fn push_low_bytes(raw: &[u8], out: &mut Vec<u8>) {
+    let mut chunks = raw.chunks_exact(16);
+    for chunk in chunks.by_ref() {
+        let Some(x) = word(chunk) else { break };
+        // Pack the even bytes: 16-bit lanes → pairs in 32-bit lanes → quads in 64-bit lanes.
+        let y = x & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
+        let y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
+        let y = (y | (y >> 16)) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
+        let y = (y | (y >> 32)) as u64;
+        out.extend_from_slice(&y.to_le_bytes());
+    }
+    out.extend(chunks.remainder().chunks_exact(2).map(|c| c[0]));
+}
+
 /// UTF-16LE `raw` up to the first NUL unit (or its end) as text, unpaired surrogates replaced
 /// by U+FFFD; the flag says whether any were. Same text as `String::from_utf16_lossy` of those
 /// units, with an ASCII fast path (KMS names and ePIDs are ASCII).
 pub(crate) fn utf16le_text(raw: &[u8]) -> (String, bool) {
+    // The common case: ASCII units up to the NUL (or the end), copied with an exact capacity.
+    let (n, ascii) = ascii_run(raw);
+    if ascii {
+        let mut bytes = Vec::with_capacity(n);
+        push_low_bytes(raw.get(..2 * n).unwrap_or_default(), &mut bytes);
+        if let Ok(text) = String::from_utf8(bytes) {
+            return (text, false);
+        }
+    }
     let units = raw
         .chunks_exact(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
         .take_while(|&u| u != 0);
-    let mut ascii = Vec::with_capacity(raw.len() / 2);
-    for u in units.clone() {
-        match u8::try_from(u) {
-            Ok(b) if b.is_ascii() => ascii.push(b),
-            _ => {
-                ascii.clear();
-                break;
-            }
-        }
-    }
-    if ascii.len() == units.clone().count() {
-        if let Ok(text) = String::from_utf8(ascii) {
-            return (text, false);
-        }
-    }
     let mut bad = false;
     let mut text = String::with_capacity(raw.len() / 2);
     text.extend(char::decode_utf16(units).map(|c| {
@@ -78,18 +120,15 @@ pub(crate) fn utf16le_text(raw: &[u8]) -> (String, bool) {
 /// The text [`utf16le_text`] gives for `raw`, written into `buf` without allocating, when
 /// it is all ASCII and fits; `None` otherwise.
 pub(crate) fn utf16le_ascii<'b>(raw: &[u8], buf: &'b mut [u8]) -> Option<&'b str> {
-    let mut n = 0;
-    for c in raw.chunks_exact(2) {
-        match (c[0], c[1]) {
-            (0, 0) => break,
-            (b, 0) if b.is_ascii() => {
-                *buf.get_mut(n)? = b;
-                n += 1;
-            }
-            _ => return None,
-        }
+    let (n, ascii) = ascii_run(raw);
+    if !ascii {
+        return None;
     }
-    std::str::from_utf8(buf.get(..n)?).ok()
+    let out = buf.get_mut(..n)?;
+    for (o, c) in out.iter_mut().zip(raw.chunks_exact(2)) {
+        *o = c[0];
+    }
+    std::str::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -131,5 +170,31 @@ mod utf16_tests {
         );
         // An odd trailing byte is ignored.
         assert_eq!(utf16le_text(&[0x41, 0, 0x42]).0, "A");
+    }
+
+    #[test]
+    fn word_at_a_time_scan_matches_unit_by_unit() {
+        // Runs of every length around the 8-unit word size, ended by a NUL, a non-ASCII unit
+        // (in both bytes), a surrogate or the end, with junk after the end.
+        let enders: [Option<u16>; 5] = [None, Some(0), Some(0x80), Some(0x0100), Some(0xD800)];
+        for len in 0..40usize {
+            for ender in enders {
+                let mut units: Vec<u16> = (0..len).map(|i| 0x20 + (i as u16 * 7) % 0x5F).collect();
+                units.extend(ender);
+                units.extend([0x41, 0x7F, 1]);
+                let raw = le(&units);
+                let end = units.iter().position(|&u| u == 0).unwrap_or(units.len());
+                let want = String::from_utf16_lossy(&units[..end]);
+                let bad = String::from_utf16(&units[..end]).is_err();
+                assert_eq!(utf16le_text(&raw), (want.clone(), bad), "{units:x?}");
+                let mut buf = [0u8; 64];
+                let ascii = want.is_ascii() && want.len() <= 64;
+                assert_eq!(
+                    utf16le_ascii(&raw, &mut buf),
+                    ascii.then_some(want.as_str()),
+                    "{units:x?}"
+                );
+            }
+        }
     }
 }

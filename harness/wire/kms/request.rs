@@ -3,11 +3,20 @@
 
 use uuid::Uuid;
 
-use super::bytes::{guid_at, take, u32_at, u64_at};
-use super::crypto::{cbc_decrypt, cbc_encrypt, v4_mac, Block16};
+use super::bytes::take;
+use super::crypto::{cbc_decrypt_and_iv, cbc_encrypt, v4_mac, Block16};
 use super::version::{Protocol, ProtocolVersion};
-use crate::wire::guid::guid_to_wire;
+use crate::wire::guid::{guid_from_wire, guid_to_wire};
 use crate::wire::{FileTime, WireError, WireResult};
+
+/// `N` bytes at `off` of a base request; the offsets used are constants inside it, so the
+/// zero fallback is never taken (it only keeps the read panic-free).
+#[inline]
+fn field<const N: usize>(raw: &[u8; BASE_REQUEST_LEN], off: usize) -> [u8; N] {
+    raw.get(off..off + N)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or([0; N])
+}
 
 /// Size of the base request.
 pub const BASE_REQUEST_LEN: usize = 236;
@@ -141,20 +150,30 @@ impl BaseRequest {
                 buf.len() - BASE_REQUEST_LEN,
             ));
         }
-        Ok(Self {
-            version: ProtocolVersion::from_wire(take(buf, 0, "kms.request.version")?),
-            is_vm_raw: u32_at(buf, 4, "kms.request.is_vm")?,
-            license_status: LicenseStatus::from_u32(u32_at(buf, 8, "kms.request.license_status")?),
-            grace_minutes: u32_at(buf, 12, "kms.request.grace_time")?,
-            application_id: guid_at(buf, 16, "kms.request.application_id")?,
-            sku_id: guid_at(buf, 32, "kms.request.sku_id")?,
-            kms_counted_id: guid_at(buf, 48, "kms.request.kms_counted_id")?,
-            cmid: guid_at(buf, 64, "kms.request.cmid")?,
-            required_client_count: u32_at(buf, 80, "kms.request.required_client_count")?,
-            request_time: FileTime(u64_at(buf, 84, "kms.request.request_time")?),
-            previous_cmid: guid_at(buf, 92, "kms.request.previous_cmid")?,
-            workstation_raw: take(buf, 108, "kms.request.workstation")?,
-        })
+        let mut raw = [0u8; BASE_REQUEST_LEN];
+        raw.copy_from_slice(buf);
+        Ok(Self::from_bytes(&raw))
+    }
+
+    /// Decodes the 236 base-request bytes (infallible: every field is at a fixed offset inside
+    /// them). Same result as [`BaseRequest::parse`] of those bytes.
+    pub fn from_bytes(raw: &[u8; BASE_REQUEST_LEN]) -> Self {
+        let u32_at = |off| u32::from_le_bytes(field(raw, off));
+        let guid_at = |off| guid_from_wire(&field(raw, off));
+        Self {
+            version: ProtocolVersion::from_wire(field(raw, 0)),
+            is_vm_raw: u32_at(4),
+            license_status: LicenseStatus::from_u32(u32_at(8)),
+            grace_minutes: u32_at(12),
+            application_id: guid_at(16),
+            sku_id: guid_at(32),
+            kms_counted_id: guid_at(48),
+            cmid: guid_at(64),
+            required_client_count: u32_at(80),
+            request_time: FileTime(u64::from_le_bytes(field(raw, 84))),
+            previous_cmid: guid_at(92),
+            workstation_raw: field(raw, 108),
+        }
     }
 
     /// The 236-byte wire form.
@@ -191,10 +210,17 @@ impl BaseRequest {
         let issue = match end {
             None => Some(WorkstationIssue::NoTerminator),
             Some(_) if bad => Some(WorkstationIssue::InvalidUtf16),
-            Some(e) => self.workstation_raw[2 * e..]
-                .iter()
-                .position(|&b| b != 0)
-                .map(|p| WorkstationIssue::NonZeroAfterTerminator { offset: 2 * e + p }),
+            Some(e) => {
+                let rest = self.workstation_raw.get(2 * e..).unwrap_or_default();
+                // The usual all-zero fill is checked branch-free first.
+                if rest.iter().fold(0u8, |a, &b| a | b) == 0 {
+                    None
+                } else {
+                    rest.iter()
+                        .position(|&b| b != 0)
+                        .map(|p| WorkstationIssue::NonZeroAfterTerminator { offset: 2 * e + p })
+                }
+            }
         };
         WorkstationName { text, issue }
     }
@@ -321,27 +347,29 @@ impl DecodedRequest {
                 let mac = take(msg, BASE_REQUEST_LEN, "kms.request.mac")?;
                 Ok(Self {
                     protocol,
-                    base: BaseRequest::parse(&base_raw)?,
+                    base: BaseRequest::from_bytes(&base_raw),
                     base_raw,
                     envelope: RequestEnvelope::V4 { mac },
                 })
             }
             Protocol::V5 | Protocol::V6 => {
                 let iv: Block16 = take(msg, 4, "kms.request.iv")?;
-                let mut plain: [u8; 240] = take(msg, 20, "kms.request.ciphertext")?;
+                let mut plain: [u8; V5V6_REQUEST_LEN - 20] =
+                    take(msg, 20, "kms.request.ciphertext")?;
                 let cipher = protocol.cipher();
-                cbc_decrypt(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?;
+                // DIV = D_K(IV) rides along with the CBC blocks (15 blocks leave a free slot).
+                let div = cbc_decrypt_and_iv(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?;
                 let base_raw: [u8; BASE_REQUEST_LEN] = take(&plain, 0, "kms.request.base")?;
                 let pad = take(&plain, BASE_REQUEST_LEN, "kms.request.padding")?;
                 Ok(Self {
                     protocol,
-                    base: BaseRequest::parse(&base_raw).map_err(|e| e.shifted(20))?,
+                    base: BaseRequest::from_bytes(&base_raw),
                     base_raw,
                     envelope: RequestEnvelope::Encrypted {
                         outer_version: version,
                         iv,
                         pad,
-                        div: cipher.decrypt_block(&iv),
+                        div,
                     },
                 })
             }

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::bytes::{guid_at, take, u32_at, u64_at};
 use super::crypto::{
-    cbc_decrypt, cbc_encrypt, hmac_sha256_tail, pkcs7_pad, pkcs7_unpad, sha256, v4_mac,
-    v6_hmac_key, xor16, Block16,
+    cbc_decrypt, cbc_decrypt_and_iv, cbc_encrypt, pkcs7_pad, pkcs7_unpad, sha256, v4_mac,
+    v6_hmac_tail_cached, v6_time_slot, xor16, Block16,
 };
 use super::request::DecodedRequest;
 use super::version::{Protocol, ProtocolVersion};
@@ -272,7 +272,13 @@ impl DecodedResponse {
         }
         let mut plain = cipher_text.to_vec();
         let cipher = protocol.cipher();
-        cbc_decrypt(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?;
+        // V6 needs R = D_K(response IV): it rides along with the CBC blocks.
+        let decrypted_iv = if protocol == Protocol::V6 {
+            Some(cbc_decrypt_and_iv(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?)
+        } else {
+            cbc_decrypt(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?;
+            None
+        };
         let len = pkcs7_unpad(&plain).map_err(|e| e.shifted(20))?;
         let pad_len = (plain.len() - len) as u8;
         plain.truncate(len);
@@ -297,7 +303,7 @@ impl DecodedResponse {
             let hmac = take(&plain, end + 72, "kms.response.hmac").map_err(sh)?;
             let body = ResponseBody::V6 {
                 iv,
-                decrypted_iv: cipher.decrypt_block(&iv),
+                decrypted_iv: decrypted_iv.unwrap_or_else(|| cipher.decrypt_block(&iv)),
                 random_xor,
                 hash,
                 hwid,
@@ -307,11 +313,15 @@ impl DecodedResponse {
             };
             (body, end + 72, end + 88)
         };
+        // The plaintext buffer becomes `authenticated` (no second copy).
+        let trailing = plain[tail..].to_vec();
+        let mut authenticated = plain;
+        authenticated.truncate(auth_end);
         Ok(Self {
             protocol,
             outer_version,
-            authenticated: plain[..auth_end].to_vec(),
-            trailing: plain[tail..].to_vec(),
+            authenticated,
+            trailing,
             base,
             body,
             message_len: msg.len(),
@@ -329,7 +339,7 @@ impl DecodedResponse {
     /// The host's Random recovered with the request's IV: RandomXor ⊕ D_K(request IV), with
     /// this response's cipher. `None` for V4 or a V4 request.
     pub fn random(&self, request: &DecodedRequest) -> Option<Block16> {
-        let div = self.protocol.cipher().decrypt_block(&request.iv()?);
+        let div = request_div(request, self.protocol)?;
         match &self.body {
             ResponseBody::V4 { .. } => None,
             ResponseBody::V5 { random_xor, .. } | ResponseBody::V6 { random_xor, .. } => {
@@ -354,21 +364,32 @@ impl DecodedResponse {
     }
 }
 
+/// DIV = D_K(request IV) under `protocol`'s cipher: the one the decoded request already holds
+/// when its protocol is the same, else computed. `None` for a V4 request (no IV).
+pub(crate) fn request_div(request: &DecodedRequest, protocol: Protocol) -> Option<Block16> {
+    if request.protocol == protocol {
+        request.div()
+    } else {
+        request.iv().map(|v| protocol.cipher().decrypt_block(&v))
+    }
+}
+
 /// Decodes a KMS response message (same as [`DecodedResponse::parse`]).
 pub fn parse_response(msg: &[u8]) -> WireResult<DecodedResponse> {
     DecodedResponse::parse(msg)
 }
 
 /// The V6 HMAC field for `authenticated_plaintext` (base ‖ RandomXor ‖ Hash ‖ HwId ‖
-/// XoredIVs), decrypted response IV `r` and time-slot `tolerance`.
+/// XoredIVs), decrypted response IV `r` and time-slot `tolerance`. The keyed HMAC state of
+/// the slot comes from a small per-thread cache ([`v6_hmac_tail_cached`]).
 pub fn v6_hmac(
     r: &Block16,
     authenticated_plaintext: &[u8],
     time: FileTime,
     tolerance: i64,
 ) -> Block16 {
-    hmac_sha256_tail(
-        &v6_hmac_key(time.0, tolerance),
+    v6_hmac_tail_cached(
+        v6_time_slot(time.0, tolerance),
         &[r, authenticated_plaintext],
     )
 }
@@ -404,7 +425,7 @@ pub fn encode_response(
         ));
     };
     let cipher = protocol.cipher();
-    let div = cipher.decrypt_block(&request_iv);
+    let div = request_div(request, protocol).unwrap_or_else(|| cipher.decrypt_block(&request_iv));
     plain.extend_from_slice(&xor16(&params.random, &div));
     plain.extend_from_slice(&sha256(&params.random));
     let iv = if protocol == Protocol::V5 {

@@ -7,7 +7,7 @@ use super::bytes::hex;
 use super::crypto::{sha256, xor16};
 use super::epid::Epid;
 use super::request::DecodedRequest;
-use super::response::{v6_hmac, DecodedResponse, ResponseBody};
+use super::response::{request_div, v6_hmac, DecodedResponse, ResponseBody};
 use super::version::Protocol;
 use crate::wire::{WireErrorKind, WireResult};
 
@@ -395,11 +395,7 @@ fn verify_with(
     let pad16 = |x: usize| x + 16 - x % 16;
     // DIV = D_K(request IV) under the response's cipher; the decoded request already holds it
     // when the two protocols agree.
-    let div = if request.protocol == protocol {
-        request.div()
-    } else {
-        request.iv().map(|v| protocol.cipher().decrypt_block(&v))
-    };
+    let div = request_div(request, protocol);
     match &response.body {
         ResponseBody::V4 { mac } => {
             let expected = super::crypto::v4_mac(&response.authenticated);

@@ -1,14 +1,16 @@
 //! The KMS block ciphers (spec §3.1): V4 Rijndael with a 160-bit key and 11 rounds, V5 standard
 //! AES-128, V6 AES-128 with three modified round-key bytes. Key schedules are written here; the
-//! round functions come from `aes::hazmat`.
+//! round functions come from `aes::hazmat` (V5, being standard AES-128, runs on the `aes`
+//! crate's whole cipher, checked against the round-function path in the tests).
 
 use std::sync::OnceLock;
 
+use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
 use aes::hazmat::{
     cipher_round, equiv_inv_cipher_round, equiv_inv_cipher_round_par, inv_mix_columns, mix_columns,
     Block8,
 };
-use aes::Block;
+use aes::{Aes128, Block};
 
 use super::Block16;
 
@@ -45,6 +47,9 @@ pub struct KmsCipher {
     dec: [Block16; MAX_ROUND_KEYS],
     /// `dec` with every round key repeated [`PAR_BLOCKS`] times, for the parallel round function.
     dec8: [Block8; MAX_ROUND_KEYS],
+    /// V5 is standard AES-128: the `aes` crate's whole-cipher implementation gives the same
+    /// result faster (round keys stay in registers, no per-round call).
+    standard: Option<Aes128>,
 }
 
 impl std::fmt::Debug for KmsCipher {
@@ -63,7 +68,10 @@ impl KmsCipher {
     /// The V5 cipher (standard AES-128).
     pub fn v5() -> &'static KmsCipher {
         static C: OnceLock<KmsCipher> = OnceLock::new();
-        C.get_or_init(|| KmsCipher::from_expanded(&expand_key(&V5_KEY, 10), 10))
+        C.get_or_init(|| KmsCipher {
+            standard: Some(Aes128::new(&V5_KEY.into())),
+            ..KmsCipher::from_expanded(&expand_key(&V5_KEY, 10), 10)
+        })
     }
 
     /// The V6 cipher (AES-128 with the three modified round-key bytes).
@@ -102,11 +110,17 @@ impl KmsCipher {
             enc,
             dec,
             dec8,
+            standard: None,
         }
     }
 
     /// Encrypts one block.
     pub fn encrypt_block(&self, input: &Block16) -> Block16 {
+        if let Some(aes) = &self.standard {
+            let mut b = Block::from(*input);
+            aes.encrypt_block(&mut b);
+            return b.into();
+        }
         let mut state = Block::from(super::xor16(input, &self.enc[0]));
         for rk in &self.enc[1..self.rounds] {
             cipher_round(&mut state, &Block::from(*rk));
@@ -119,6 +133,11 @@ impl KmsCipher {
 
     /// Decrypts one block (the inverse of [`KmsCipher::encrypt_block`]).
     pub fn decrypt_block(&self, input: &Block16) -> Block16 {
+        if let Some(aes) = &self.standard {
+            let mut b = Block::from(*input);
+            aes.decrypt_block(&mut b);
+            return b.into();
+        }
         let mut state = Block::from(super::xor16(input, &self.enc[self.rounds]));
         for r in (1..self.rounds).rev() {
             equiv_inv_cipher_round(&mut state, &Block::from(self.dec[r]));
@@ -133,6 +152,14 @@ impl KmsCipher {
     /// (CBC decryption of a long message is parallel). Same result as
     /// [`KmsCipher::decrypt_block`] on each block.
     pub fn decrypt_blocks8(&self, blocks: &mut [Block16; PAR_BLOCKS]) {
+        if let Some(aes) = &self.standard {
+            let mut bs: [Block; PAR_BLOCKS] = core::array::from_fn(|i| Block::from(blocks[i]));
+            aes.decrypt_blocks(&mut bs);
+            for (out, b) in blocks.iter_mut().zip(bs) {
+                *out = b.into();
+            }
+            return;
+        }
         let last = &self.enc[self.rounds];
         let mut state = Block8::from_fn(|i| Block::from(super::xor16(&blocks[i], last)));
         for r in (1..self.rounds).rev() {
@@ -258,6 +285,26 @@ mod tests {
         assert_eq!(s[0x01], 0x7C);
         assert_eq!(s[0x53], 0xED);
         assert_eq!(s[0xFF], 0x16);
+    }
+
+    #[test]
+    fn v5_standard_aes_matches_round_functions() {
+        // The V5 cipher runs on the `aes` crate's AES-128; the round-function path with the
+        // same expanded key must agree on every operation.
+        let rounds_only = KmsCipher::from_expanded(&expand_key(&V5_KEY, 10), 10);
+        let v5 = KmsCipher::v5();
+        assert!(v5.standard.is_some() && rounds_only.standard.is_none());
+        assert_eq!(v5.expanded_key(), rounds_only.expanded_key());
+        let mut blocks: [Block16; PAR_BLOCKS] =
+            core::array::from_fn(|i| core::array::from_fn(|j| (i * 31 + j * 7) as u8));
+        for b in &blocks {
+            assert_eq!(v5.encrypt_block(b), rounds_only.encrypt_block(b));
+            assert_eq!(v5.decrypt_block(b), rounds_only.decrypt_block(b));
+        }
+        let mut want = blocks;
+        rounds_only.decrypt_blocks8(&mut want);
+        v5.decrypt_blocks8(&mut blocks);
+        assert_eq!(blocks, want);
     }
 
     #[test]

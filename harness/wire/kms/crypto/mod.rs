@@ -1,15 +1,19 @@
 //! KMS cryptography (spec §3): the three block-cipher variants, the V4 CBC-MAC, CBC with
 //! PKCS#7 for V5/V6 messages, SHA-256 and the V6 time-slot HMAC. Pure functions; the expanded
-//! keys are constants computed once.
+//! keys are constants computed once, and keyed V6 HMAC states are kept in a small per-thread
+//! cache that only saves work (results never depend on it).
 
 mod cbc;
 mod cipher;
 mod hmac_key;
 mod v4_mac;
 
-pub use cbc::{cbc_decrypt, cbc_encrypt, pkcs7_pad, pkcs7_unpad};
+pub use cbc::{cbc_decrypt, cbc_decrypt_and_iv, cbc_encrypt, pkcs7_pad, pkcs7_unpad};
 pub use cipher::{KmsCipher, V4_KEY, V5_KEY, V6_KEY};
-pub use hmac_key::{hmac_sha256_tail, v6_hmac_key, v6_time_slot, HMAC_C1, HMAC_C2, HMAC_C3};
+pub use hmac_key::{
+    hmac_sha256_tail, v6_hmac_key, v6_hmac_tail_cached, v6_time_slot, V6HmacKey, HMAC_C1, HMAC_C2,
+    HMAC_C3,
+};
 pub use v4_mac::v4_mac;
 
 /// One 128-bit cipher block.
