@@ -183,7 +183,7 @@ fn shared_exchanges_match_what_clients_printed() {
                 assert_eq!(r.hwid.as_deref(), p.hwid.as_deref(), "{name}: HwId");
             }
             assert!(
-                !x.checks.0.is_empty() && x.failed.is_empty(),
+                !x.checks.is_empty() && x.failed.is_empty(),
                 "{name}: {:?}",
                 x.failed
             );

@@ -358,13 +358,13 @@ fn response(out: &mut Vec<u8>, r: &ResponseView) {
 
 fn checks(out: &mut Vec<u8>, c: &Checks) {
     out.push(b'{');
-    for (i, (name, passed)) in c.0.iter().enumerate() {
+    for (i, (name, passed)) in c.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         // Check names are our own snake_case identifiers.
         plain(out, name);
-        if *passed {
+        if passed {
             lit(out, b":true");
         } else {
             lit(out, b":false");

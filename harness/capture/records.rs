@@ -12,7 +12,7 @@ use super::dcerpc::ContextOutcome;
 use crate::model::Catalog;
 use crate::wire::filetime::FileTime;
 use crate::wire::kms::{
-    DecodedRequest, DecodedResponse, ProtocolVersion, ResponseBody, Verification,
+    CheckName, DecodedRequest, DecodedResponse, ProtocolVersion, ResponseBody, Verification,
 };
 use crate::wire::rpc::{NdrSyntax, ResultKind, SyntaxId, TransferSyntaxKind, KMS_INTERFACE_UUID};
 
@@ -525,15 +525,81 @@ impl ResponseView {
     }
 }
 
-/// Check results by name, in verification order (serialised as a map).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Checks(pub Vec<(&'static str, bool)>);
+/// Check results by name, in verification order (serialised as a map). Held inline (one
+/// verification has at most [`Checks::CAPACITY`] checks), so an exchange record costs no
+/// allocation for them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    len: u8,
+    items: [(CheckName, bool); Checks::CAPACITY],
+}
+
+impl Checks {
+    /// Most checks one verification reports (every [`CheckName`] once).
+    pub const CAPACITY: usize = 32;
+
+    /// The results of `v`, in order (any beyond [`Checks::CAPACITY`] are dropped, which
+    /// cannot happen: a verification names each check at most once).
+    pub fn of(v: &Verification) -> Self {
+        let mut c = Checks::default();
+        for check in &v.checks {
+            c.push(check.name, check.passed);
+        }
+        c
+    }
+
+    /// Appends a result (ignored when full).
+    pub fn push(&mut self, name: CheckName, passed: bool) {
+        if let Some(slot) = self.items.get_mut(usize::from(self.len)) {
+            *slot = (name, passed);
+            self.len += 1;
+        }
+    }
+
+    /// The results as (name, passed), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+        self.items
+            .iter()
+            .take(usize::from(self.len))
+            .map(|&(n, p)| (n.as_str(), p))
+    }
+
+    /// How many checks ran.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// True when no check ran (no request/response pair to verify).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// How many passed.
+    pub fn passed(&self) -> usize {
+        self.iter().filter(|c| c.1).count()
+    }
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks {
+            len: 0,
+            items: [(CheckName::ResponseStructure, false); Checks::CAPACITY],
+        }
+    }
+}
+
+impl std::fmt::Debug for Checks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
 
 impl Serialize for Checks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, &v)?;
         }
         m.end()
     }
@@ -603,12 +669,7 @@ pub struct RawExchange {
 impl ExchangeRecord {
     /// Fills `checks` and `failed` from a verification.
     pub fn set_verification(&mut self, v: &Verification) {
-        self.checks = Checks(
-            v.checks
-                .iter()
-                .map(|c| (c.name.as_str(), c.passed))
-                .collect(),
-        );
+        self.checks = Checks::of(v);
         self.failed = v
             .failures()
             .map(|c| FailedCheck {

@@ -270,9 +270,9 @@ fn text_exchange<W: Write>(w: &mut W, x: &ExchangeRecord) -> io::Result<()> {
     if let Some(e) = &x.response_error {
         writeln!(w, "    error: {e}")?;
     }
-    if !x.checks.0.is_empty() {
-        let passed = x.checks.0.iter().filter(|c| c.1).count();
-        writeln!(w, "  checks   {passed}/{} passed", x.checks.0.len())?;
+    if !x.checks.is_empty() {
+        let passed = x.checks.passed();
+        writeln!(w, "  checks   {passed}/{} passed", x.checks.len())?;
     }
     for f in &x.failed {
         writeln!(
