@@ -338,7 +338,7 @@ fn response(out: &mut Vec<u8>, r: &ResponseView) {
     lit(out, b"{\"protocol\":");
     opt_plain(out, r.protocol.as_deref());
     lit(out, b",\"hresult\":");
-    plain(out, &r.hresult);
+    inline(out, &r.hresult);
     lit(out, b",\"epid\":");
     opt_string(out, r.epid.as_deref());
     lit(out, b",\"cmid\":");

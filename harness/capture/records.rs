@@ -226,7 +226,7 @@ pub struct ResponseView {
     /// Outer protocol version.
     pub protocol: Option<Cow<'static, str>>,
     /// RPC return value as `0xXXXXXXXX`.
-    pub hresult: Cow<'static, str>,
+    pub hresult: HresultText,
     /// ePID text.
     pub epid: Option<String>,
     /// Echoed CMID.
@@ -307,6 +307,9 @@ pub type TimeText = InlineText<32>;
 
 /// A V6 hardware id as 16 hex digits, inline.
 pub type HwidText = InlineText<16>;
+
+/// An HRESULT as `0xXXXXXXXX`, inline.
+pub type HresultText = InlineText<10>;
 
 impl<const N: usize> InlineText<N> {
     /// `s` when it fits in `N` bytes (and `N` ≤ 255).
@@ -480,14 +483,24 @@ fn version_text(v: ProtocolVersion) -> Cow<'static, str> {
 
 /// `0xXXXXXXXX`.
 pub fn hresult_text(v: u32) -> String {
-    format!("0x{v:08X}")
+    hresult_inline(v).as_str().to_owned()
+}
+
+/// `0xXXXXXXXX` held inline (upper-case hex digits, as clients print an HRESULT).
+pub fn hresult_inline(v: u32) -> HresultText {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut text = *b"0x00000000";
+    for (i, d) in text[2..].iter_mut().enumerate() {
+        *d = DIGITS[((v >> (28 - 4 * i)) & 15) as usize];
+    }
+    HresultText::from_ascii(&text)
 }
 
 impl ResponseView {
     /// An error stub's view.
     pub fn error(hresult: u32) -> Self {
         ResponseView {
-            hresult: Cow::Owned(hresult_text(hresult)),
+            hresult: hresult_inline(hresult),
             ..Self::default()
         }
     }
@@ -509,11 +522,7 @@ impl ResponseView {
         };
         ResponseView {
             protocol: Some(version_text(r.outer_version)),
-            hresult: if return_value == 0 {
-                Cow::Borrowed("0x00000000")
-            } else {
-                Cow::Owned(hresult_text(return_value))
-            },
+            hresult: hresult_inline(return_value),
             epid: Some(b.epid()),
             cmid: Some(GuidText::of(&b.cmid)),
             time: Some(rfc3339(b.response_time)),
@@ -822,6 +831,14 @@ mod tests {
             rfc3339(FileTime(late)).as_str(),
             FileTime(late).to_rfc3339()
         );
+    }
+
+    #[test]
+    fn hresults_print_as_upper_case_hex() {
+        for v in [0, 1, 0xC004_F042, 0x8007_0005, u32::MAX, 0x0123_4567] {
+            assert_eq!(hresult_inline(v).as_str(), format!("0x{v:08X}"));
+            assert_eq!(hresult_text(v), format!("0x{v:08X}"));
+        }
     }
 
     #[test]
