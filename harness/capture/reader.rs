@@ -195,6 +195,34 @@ enum PcapStep {
     More { need: usize },
 }
 
+/// Reads the pcap record at the head of `head` (`big`: big-endian file; `nanos`: nanosecond
+/// timestamps).
+#[inline]
+fn pcap_step(head: &[u8], big: bool, nanos: bool) -> PcapStep {
+    let Some(&h) = head.first_chunk::<16>() else {
+        return PcapStep::More { need: 16 };
+    };
+    let [s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3] = h;
+    let word = |b: [u8; 4]| {
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    let len = 16usize.saturating_add(word([c0, c1, c2, c3]) as usize);
+    if head.len() < len {
+        return PcapStep::More { need: len };
+    }
+    let frac = u64::from(word([f0, f1, f2, f3]));
+    let frac = if nanos { frac } else { frac * 1000 };
+    PcapStep::Record {
+        len,
+        timestamp_ns: u64::from(word([s0, s1, s2, s3])) * 1_000_000_000 + frac,
+        orig_len: word([o0, o1, o2, o3]),
+    }
+}
+
 /// Where packets come from.
 enum Source<'r> {
     /// Classic pcap: records parsed here.
@@ -346,7 +374,52 @@ impl<'r> CaptureReader<'r> {
 
     /// Returns the next packet, `None` at a clean end, or the error that ends the stream.
     /// After an error every further call returns `None`.
+    #[inline]
     pub fn next_packet(&mut self) -> Option<Result<PacketRef<'_>, CaptureError>> {
+        // Fast path (small enough to inline into the caller's loop): classic pcap with the
+        // next record whole in the buffer.
+        let fast = match &self.source {
+            Source::Pcap(p) if !self.done && p.header_unread == 0 => {
+                let start = p.start.saturating_add(self.pending_consume).min(p.end);
+                let head = p.buf.get(start..p.end).unwrap_or(&[]);
+                match pcap_step(head, self.legacy_big, self.legacy_nanos) {
+                    PcapStep::Record {
+                        len,
+                        timestamp_ns,
+                        orig_len,
+                    } => Some((start, len, timestamp_ns, orig_len)),
+                    PcapStep::More { .. } => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((start, len, timestamp_ns, orig_len)) = fast {
+            self.offset += self.pending_consume as u64;
+            self.pending_consume = len;
+            let index = self.next_index;
+            self.next_index += 1;
+            if let Source::Pcap(p) = &mut self.source {
+                p.start = start;
+            }
+            let Source::Pcap(p) = &self.source else {
+                return None;
+            };
+            return Some(Ok(PacketRef {
+                index,
+                file_offset: self.offset,
+                timestamp_ns,
+                link_type: self.legacy_link,
+                interface: 0,
+                orig_len,
+                data: p.buf.get(start + 16..start + len).unwrap_or(&[]),
+            }));
+        }
+        self.next_packet_slow()
+    }
+
+    /// [`Self::next_packet`] when the fast path does not apply: refills, pcapng, the end.
+    #[inline(never)]
+    fn next_packet_slow(&mut self) -> Option<Result<PacketRef<'_>, CaptureError>> {
         if self.done {
             return None;
         }
@@ -504,32 +577,7 @@ impl<'r> CaptureReader<'r> {
                 continue;
             }
             let head = p.buf.get(p.start..p.end).unwrap_or(&[]);
-            let step = match head.first_chunk::<16>() {
-                Some(&h) => {
-                    let [s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3] = h;
-                    let word = |b: [u8; 4]| {
-                        if big {
-                            u32::from_be_bytes(b)
-                        } else {
-                            u32::from_le_bytes(b)
-                        }
-                    };
-                    let len = 16usize.saturating_add(word([c0, c1, c2, c3]) as usize);
-                    if head.len() >= len {
-                        let frac = u64::from(word([f0, f1, f2, f3]));
-                        let frac = if nanos { frac } else { frac * 1000 };
-                        PcapStep::Record {
-                            len,
-                            timestamp_ns: u64::from(word([s0, s1, s2, s3])) * 1_000_000_000 + frac,
-                            orig_len: word([o0, o1, o2, o3]),
-                        }
-                    } else {
-                        PcapStep::More { need: len }
-                    }
-                }
-                None => PcapStep::More { need: 16 },
-            };
-            match step {
+            match pcap_step(head, big, nanos) {
                 PcapStep::Record {
                     len,
                     timestamp_ns,

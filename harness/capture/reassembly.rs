@@ -561,14 +561,25 @@ impl Conn {
     }
 }
 
-/// A table entry: a tracked connection, or a tombstone (a recently closed 5-tuple, so late
-/// segments do not reopen it). One table for both means one lookup per packet.
+/// A table entry: a tracked connection (its index in the connection slab), or a tombstone (a
+/// recently closed 5-tuple, so late segments do not reopen it). One table for both means one
+/// lookup per packet; small entries keep the table cache-friendly.
 struct Slot {
     key: FlowKey,
     /// `key`'s hash, kept so the table never rehashes keys when it grows.
     hash: u64,
-    /// `None` for a tombstone.
-    conn: Option<Conn>,
+    /// Index into [`FlowTable::conns`], or [`TOMBSTONE`].
+    conn: usize,
+}
+
+/// [`Slot::conn`] of a tombstone.
+const TOMBSTONE: usize = usize::MAX;
+
+/// A tracked connection with its key, as stored in the slab.
+struct Tracked {
+    key: FlowKey,
+    hash: u64,
+    conn: Conn,
 }
 
 /// The flow table's hasher: foldhash, keyed with a per-process random seed, so a capture
@@ -580,9 +591,14 @@ type FlowHasher = foldhash::fast::RandomState;
 pub struct FlowTable {
     cfg: FlowConfig,
     hasher: FlowHasher,
-    /// Tracked connections and tombstones.
+    /// Tracked connections and tombstones, by key.
     slots: HashTable<Slot>,
-    /// Tracked connections (slots that are not tombstones).
+    /// Tracked connections; freed entries are reused (most recently freed first, still warm in
+    /// cache), so the slab never outgrows the peak number tracked at once.
+    conns: Vec<Option<Tracked>>,
+    /// Free indices in `conns`.
+    free: Vec<usize>,
+    /// Tracked connections.
     live: usize,
     /// Tombstoned keys (and hashes), oldest first; may also name keys reopened since.
     tombstone_order: VecDeque<(FlowKey, u64)>,
@@ -607,6 +623,8 @@ impl FlowTable {
             },
             hasher: FlowHasher::default(),
             slots: HashTable::new(),
+            conns: Vec::new(),
+            free: Vec::new(),
             live: 0,
             tombstone_order: VecDeque::new(),
             next_id: 0,
@@ -639,31 +657,31 @@ impl FlowTable {
         let hash = self.hasher.hash_one(key);
         let fresh_syn = seg.syn && !seg.ack;
         let cap = self.cfg.max_buffered;
-        let mut tombstoned = false;
         // One lookup for "tracked, and not reused by this SYN" (the common case).
-        if let Some(slot) = self.slots.find_mut(hash, |s| s.key == key) {
-            match &mut slot.conn {
-                Some(conn) => {
-                    let reused = fresh_syn
-                        && (from_is_lo != conn.client_is_lo
-                            || conn.halves[0].isn.is_some_and(|isn| isn != seg.seq));
-                    if !reused {
-                        let done = conn.feed(
-                            from_is_lo,
-                            seg,
-                            packet_index,
-                            timestamp_ns,
-                            cap,
-                            &mut self.counters,
-                            emit,
-                        );
-                        self.after_feed(hash, key, seg.rst, done, packet_index, emit);
-                        return;
-                    }
-                    self.close(hash, key, CloseReason::Reused, packet_index, emit);
-                }
-                None => tombstoned = true,
+        let found = self.slots.find(hash, |s| s.key == key).map(|s| s.conn);
+        let tombstoned = found == Some(TOMBSTONE);
+        if let Some(t) = found
+            .and_then(|i| self.conns.get_mut(i))
+            .and_then(Option::as_mut)
+        {
+            let conn = &mut t.conn;
+            let reused = fresh_syn
+                && (from_is_lo != conn.client_is_lo
+                    || conn.halves[0].isn.is_some_and(|isn| isn != seg.seq));
+            if !reused {
+                let done = conn.feed(
+                    from_is_lo,
+                    seg,
+                    packet_index,
+                    timestamp_ns,
+                    cap,
+                    &mut self.counters,
+                    emit,
+                );
+                self.after_feed(hash, key, seg.rst, done, packet_index, emit);
+                return;
             }
+            self.close(hash, key, CloseReason::Reused, packet_index, emit);
         }
         // Not tracked (or just closed by a reusing SYN).
         if !seg.syn && (tombstoned || seg.payload.is_empty()) {
@@ -721,11 +739,11 @@ impl FlowTable {
     ) -> bool {
         if self.live >= self.cfg.max_connections {
             let oldest = self
-                .slots
+                .conns
                 .iter()
-                .filter_map(|s| s.conn.as_ref().map(|c| ((c.last_packet, c.id), s)))
-                .min_by_key(|(order, _)| *order)
-                .map(|(_, s)| (s.hash, s.key));
+                .flatten()
+                .min_by_key(|t| (t.conn.last_packet, t.conn.id))
+                .map(|t| (t.hash, t.key));
             if let Some((h, k)) = oldest {
                 self.close(h, k, CloseReason::Evicted, packet_index, emit);
             }
@@ -755,39 +773,47 @@ impl FlowTable {
             packet_index,
             timestamp_ns,
         });
-        let conn = Conn {
-            id,
-            client_is_lo,
-            halves: [Half::default(), Half::default()],
-            last_ns: timestamp_ns,
-            last_packet: packet_index,
+        let tracked = Tracked {
+            key,
+            hash,
+            conn: Conn {
+                id,
+                client_is_lo,
+                halves: [Half::default(), Half::default()],
+                last_ns: timestamp_ns,
+                last_packet: packet_index,
+            },
         };
-        let slot = match self.slots.entry(hash, |s| s.key == key, |s: &Slot| s.hash) {
-            Entry::Occupied(e) => {
-                let slot = e.into_mut();
-                slot.conn = Some(conn);
-                slot
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
             }
-            Entry::Vacant(e) => e
-                .insert(Slot {
+        };
+        match self.slots.entry(hash, |s| s.key == key, |s: &Slot| s.hash) {
+            Entry::Occupied(mut e) => e.get_mut().conn = index,
+            Entry::Vacant(e) => {
+                e.insert(Slot {
                     key,
                     hash,
-                    conn: Some(conn),
-                })
-                .into_mut(),
-        };
+                    conn: index,
+                });
+            }
+        }
         let cap = self.cfg.max_buffered;
-        slot.conn.as_mut().is_some_and(|c| {
-            c.feed(
-                from_is_lo,
-                seg,
-                packet_index,
-                timestamp_ns,
-                cap,
-                &mut self.counters,
-                emit,
-            )
-        })
+        let Some(slab) = self.conns.get_mut(index) else {
+            return false;
+        };
+        slab.insert(tracked).conn.feed(
+            from_is_lo,
+            seg,
+            packet_index,
+            timestamp_ns,
+            cap,
+            &mut self.counters,
+            emit,
+        )
     }
 
     fn close<F: FnMut(Event<'_>)>(
@@ -802,10 +828,15 @@ impl FlowTable {
         let Ok(mut entry) = self.slots.find_entry(hash, |s| s.key == key) else {
             return;
         };
-        let Some(mut conn) = entry.get_mut().conn.take() else {
+        let index = entry.get().conn;
+        let Some(Tracked { mut conn, .. }) = self.conns.get_mut(index).and_then(Option::take)
+        else {
             return;
         };
-        if !tombstone {
+        self.free.push(index);
+        if tombstone {
+            entry.get_mut().conn = TOMBSTONE;
+        } else {
             entry.remove();
         }
         self.live -= 1;
@@ -830,7 +861,7 @@ impl FlowTable {
                 if let Some((old, old_hash)) = self.tombstone_order.pop_front() {
                     if old != key {
                         if let Ok(e) = self.slots.find_entry(old_hash, |s| s.key == old) {
-                            if e.get().conn.is_none() {
+                            if e.get().conn == TOMBSTONE {
                                 e.remove();
                             }
                         }
@@ -844,14 +875,11 @@ impl FlowTable {
     /// Tracked connections matching `pick`, as (id, hash, key) in id order.
     fn live_in_id_order(&self, pick: impl Fn(&Conn) -> bool) -> Vec<(ConnId, u64, FlowKey)> {
         let mut v: Vec<(ConnId, u64, FlowKey)> = self
-            .slots
+            .conns
             .iter()
-            .filter_map(|s| {
-                s.conn
-                    .as_ref()
-                    .filter(|c| pick(c))
-                    .map(|c| (c.id, s.hash, s.key))
-            })
+            .flatten()
+            .filter(|t| pick(&t.conn))
+            .map(|t| (t.conn.id, t.hash, t.key))
             .collect();
         v.sort_unstable_by_key(|(id, _, _)| *id);
         v
@@ -877,6 +905,8 @@ impl FlowTable {
             self.close(h, k, CloseReason::EndOfCapture, packet_index, emit);
         }
         self.slots.clear();
+        self.conns.clear();
+        self.free.clear();
         self.tombstone_order.clear();
     }
 }
