@@ -600,6 +600,10 @@ pub struct FlowTable {
     free: Vec<usize>,
     /// Tracked connections.
     live: usize,
+    /// The last connection looked up (key, hash, slab index): packets mostly come in runs of
+    /// one connection, and this skips hashing and the table (often a cache miss) for them.
+    /// Cleared when that connection closes.
+    last: Option<(FlowKey, u64, usize)>,
     /// Tombstoned keys (and hashes), oldest first; may also name keys reopened since.
     tombstone_order: VecDeque<(FlowKey, u64)>,
     next_id: ConnId,
@@ -626,6 +630,7 @@ impl FlowTable {
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
+            last: None,
             tombstone_order: VecDeque::new(),
             next_id: 0,
             counters: FlowCounters::default(),
@@ -654,11 +659,20 @@ impl FlowTable {
         emit: &mut F,
     ) {
         let (key, from_is_lo) = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
-        let hash = self.hasher.hash_one(key);
         let fresh_syn = seg.syn && !seg.ack;
         let cap = self.cfg.max_buffered;
         // One lookup for "tracked, and not reused by this SYN" (the common case).
-        let found = self.slots.find(hash, |s| s.key == key).map(|s| s.conn);
+        let (hash, found) = match self.last {
+            Some((k, h, i)) if k == key => (h, Some(i)),
+            _ => {
+                let hash = self.hasher.hash_one(key);
+                let found = self.slots.find(hash, |s| s.key == key).map(|s| s.conn);
+                if let Some(i) = found.filter(|&i| i != TOMBSTONE) {
+                    self.last = Some((key, hash, i));
+                }
+                (hash, found)
+            }
+        };
         let tombstoned = found == Some(TOMBSTONE);
         if let Some(t) = found
             .and_then(|i| self.conns.get_mut(i))
@@ -805,6 +819,7 @@ impl FlowTable {
         let Some(slab) = self.conns.get_mut(index) else {
             return false;
         };
+        self.last = Some((key, hash, index));
         slab.insert(tracked).conn.feed(
             from_is_lo,
             seg,
@@ -834,6 +849,9 @@ impl FlowTable {
             return;
         };
         self.free.push(index);
+        if self.last.is_some_and(|(_, _, i)| i == index) {
+            self.last = None;
+        }
         if tombstone {
             entry.get_mut().conn = TOMBSTONE;
         } else {
@@ -905,6 +923,7 @@ impl FlowTable {
             self.close(h, k, CloseReason::EndOfCapture, packet_index, emit);
         }
         self.slots.clear();
+        self.last = None;
         self.conns.clear();
         self.free.clear();
         self.tombstone_order.clear();
