@@ -18,7 +18,25 @@ enum Ev {
 fn run(segs: &[Segment], cfg: FlowConfig) -> Vec<Ev> {
     let mut t = FlowTable::new(cfg);
     let mut out = Vec::new();
-    let mut emit = |e: Event<'_>| match e {
+    feed(&mut t, segs, 0, &mut out);
+    t.finish(segs.len() as u64, &mut |e| record(&mut out, e));
+    out
+}
+
+/// Feeds `segs` (packet indices from `first`), recording the events.
+fn feed(t: &mut FlowTable, segs: &[Segment], first: u64, out: &mut Vec<Ev>) {
+    for (i, s) in segs.iter().enumerate() {
+        let bytes = s.tcp_bytes();
+        let seg = parse_tcp(&bytes).expect("valid segment");
+        let i = first + i as u64;
+        t.segment(s.from.ip(), s.to.ip(), &seg, i, i * 1000, &mut |e| {
+            record(out, e)
+        });
+    }
+}
+
+fn record(out: &mut Vec<Ev>, e: Event<'_>) {
+    match e {
         Event::Opened {
             conn,
             client_guessed,
@@ -46,21 +64,7 @@ fn run(segs: &[Segment], cfg: FlowConfig) -> Vec<Ev> {
             ..
         } => out.push(Ev::Conflict(conn)),
         Event::Warning { warning, .. } => panic!("unexpected warning {warning:?}"),
-    };
-    for (i, s) in segs.iter().enumerate() {
-        let bytes = s.tcp_bytes();
-        let seg = parse_tcp(&bytes).expect("valid segment");
-        t.segment(
-            s.from.ip(),
-            s.to.ip(),
-            &seg,
-            i as u64,
-            i as u64 * 1000,
-            &mut emit,
-        );
     }
-    t.finish(segs.len() as u64, &mut emit);
-    out
 }
 
 fn session(isn_c: u32, isn_s: u32) -> TcpSession {
@@ -231,6 +235,100 @@ fn port_reuse_opens_a_new_connection() {
     assert_eq!(ev[2], Ev::Closed(0, CloseReason::Fin));
     assert_eq!(ev[3], Ev::Open(1, false));
     assert_eq!(ev[4], Ev::Data(1, C, b"b".to_vec()));
+}
+
+#[test]
+fn tombstones_keep_late_segments_out_and_are_bounded() {
+    let cfg = FlowConfig {
+        max_tombstones: 1,
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg);
+    let mut out = Vec::new();
+    let mut a = session(1, 2);
+    let mut segs = a.handshake();
+    segs.push(a.data(true, b"a1"));
+    let late = a.data(true, b"late");
+    segs.push(a.rst(true));
+    segs.push(late.clone());
+    feed(&mut t, &segs, 0, &mut out);
+    // The segment after the RST is stray: the closed 5-tuple is remembered.
+    assert_eq!(
+        out,
+        vec![
+            Ev::Open(0, false),
+            Ev::Data(0, S, b"a1".to_vec()),
+            Ev::Closed(0, CloseReason::Rst),
+        ]
+    );
+    assert_eq!((t.counters().stray, t.tracked()), (1, 0));
+    // Another connection's close pushes that tombstone out (limit 1) ...
+    let mut b = TcpSession::new(
+        "10.0.0.3:50001".parse().unwrap(),
+        "10.0.0.2:1688".parse().unwrap(),
+        5,
+        6,
+    );
+    let mut segs = b.handshake();
+    segs.push(b.rst(false));
+    feed(&mut t, &segs, 10, &mut out);
+    // ... so the same late segment now opens a connection, its client guessed by port.
+    feed(&mut t, &[late], 20, &mut out);
+    t.finish(30, &mut |e| record(&mut out, e));
+    assert_eq!(
+        out[3..],
+        [
+            Ev::Open(1, false),
+            Ev::Closed(1, CloseReason::Rst),
+            Ev::Open(2, true),
+            Ev::Data(2, S, b"late".to_vec()),
+            Ev::Closed(2, CloseReason::EndOfCapture),
+        ]
+    );
+    assert_eq!(t.counters().stray, 1);
+}
+
+#[test]
+fn connection_cap_evicts_the_least_recently_active() {
+    let cfg = FlowConfig {
+        max_connections: 2,
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg);
+    let mut out = Vec::new();
+    let mut s: Vec<TcpSession> = (0..3)
+        .map(|i| {
+            TcpSession::new(
+                format!("10.0.0.1:{}", 40_000 + i).parse().unwrap(),
+                "10.0.0.2:1688".parse().unwrap(),
+                100 * i,
+                7,
+            )
+        })
+        .collect();
+    let mut segs = s[0].handshake();
+    segs.extend(s[1].handshake());
+    segs.push(s[0].data(true, b"zero"));
+    segs.extend(s[2].handshake());
+    segs.push(s[1].data(true, b"one"));
+    feed(&mut t, &segs, 0, &mut out);
+    assert_eq!(t.tracked(), 2);
+    t.finish(99, &mut |e| record(&mut out, e));
+    assert_eq!(
+        out,
+        vec![
+            Ev::Open(0, false),
+            Ev::Open(1, false),
+            Ev::Data(0, S, b"zero".to_vec()),
+            // Connection 1 was the least recently active when connection 2 needed room.
+            Ev::Closed(1, CloseReason::Evicted),
+            Ev::Open(2, false),
+            // Its late data is stray (tombstoned), not a new connection.
+            Ev::Closed(0, CloseReason::EndOfCapture),
+            Ev::Closed(2, CloseReason::EndOfCapture),
+        ]
+    );
+    assert_eq!(t.counters().stray, 1);
 }
 
 #[test]

@@ -81,6 +81,7 @@ pub enum LinkError {
     Unsupported(u32),
 }
 
+#[inline]
 fn be16(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
 }
@@ -97,6 +98,7 @@ fn need(layer: &'static str, d: &[u8], offset: usize, needed: usize) -> Result<(
     Ok(())
 }
 
+#[inline]
 fn by_ethertype(ethertype: u16, rest: &[u8]) -> Network<'_> {
     match ethertype {
         ethertype::IPV4 => Network::Ipv4(rest),
@@ -119,6 +121,7 @@ fn by_version(d: &[u8]) -> Network<'_> {
 }
 
 /// Ethernet II header, then any 802.1Q / 802.1ad / 0x9100 tags.
+#[inline]
 pub fn ethernet(frame: &[u8]) -> Result<Network<'_>, LinkError> {
     need("Ethernet", frame, 0, 14)?;
     let mut at = 12;
@@ -180,6 +183,7 @@ pub fn null_loop(frame: &[u8]) -> Result<Network<'_>, LinkError> {
 }
 
 /// The network-layer packet of `frame` captured with link type `link_type`.
+#[inline]
 pub fn network_layer(link_type: u32, frame: &[u8]) -> Result<Network<'_>, LinkError> {
     match link_type {
         linktype::ETHERNET => ethernet(frame),

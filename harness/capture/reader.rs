@@ -11,7 +11,7 @@ use std::io::Read;
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
+use pcap_parser::{parse_pcap_header, PcapBlockOwned, PcapError, PcapHeader, PcapNGReader};
 
 /// Initial size of the read buffer (grown on demand for large blocks, up to the block limit).
 pub const INITIAL_BUFFER: usize = 256 * 1024;
@@ -142,9 +142,98 @@ impl<R: Read> Read for FillingReader<R> {
     }
 }
 
+/// Classic pcap records, parsed straight from a buffer of our own: each is a 16-byte header
+/// and the packet, so there is no per-record parser dispatch, and the buffer is compacted only
+/// when a record straddles its end (the bytes moved are at most one record).
+struct PcapRecords<'r> {
+    /// The file after the magic number (a [`FillingReader`] over a [`FillingReader`], as the
+    /// pcapng path reads it).
+    reader: Box<dyn Read + 'r>,
+    buf: Vec<u8>,
+    /// Unconsumed bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    /// The last read returned no bytes.
+    exhausted: bool,
+    /// File header bytes the first `next_packet` skips.
+    header_unread: usize,
+}
+
+impl PcapRecords<'_> {
+    /// Moves the unconsumed bytes to the front of a buffer of `capacity` bytes (at least the
+    /// current size), then reads into the rest.
+    fn refill(&mut self, capacity: usize) -> std::io::Result<()> {
+        let (start, end) = (self.start.min(self.end), self.end.min(self.buf.len()));
+        self.buf.copy_within(start..end, 0);
+        self.start = 0;
+        self.end = end - start;
+        if capacity > self.buf.len() {
+            self.buf.resize(capacity, 0);
+        }
+        let Some(space) = self.buf.get_mut(self.end..) else {
+            return Ok(());
+        };
+        if space.is_empty() {
+            return Ok(());
+        }
+        let n = self.reader.read(space)?;
+        self.exhausted = n == 0;
+        self.end += n;
+        Ok(())
+    }
+}
+
+/// What the head of the pcap buffer holds, in owned form (so the buffer borrow can end).
+enum PcapStep {
+    /// A whole record: packet bytes at `buf[start + 16..start + len]`.
+    Record {
+        len: usize,
+        timestamp_ns: u64,
+        orig_len: u32,
+    },
+    /// An incomplete record needing `need` bytes in all.
+    More { need: usize },
+}
+
+/// Reads the pcap record at the head of `head` (`big`: big-endian file; `nanos`: nanosecond
+/// timestamps).
+#[inline]
+fn pcap_step(head: &[u8], big: bool, nanos: bool) -> PcapStep {
+    let Some(&h) = head.first_chunk::<16>() else {
+        return PcapStep::More { need: 16 };
+    };
+    let [s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3] = h;
+    let word = |b: [u8; 4]| {
+        if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    let len = 16usize.saturating_add(word([c0, c1, c2, c3]) as usize);
+    if head.len() < len {
+        return PcapStep::More { need: len };
+    }
+    let frac = u64::from(word([f0, f1, f2, f3]));
+    let frac = if nanos { frac } else { frac * 1000 };
+    PcapStep::Record {
+        len,
+        timestamp_ns: u64::from(word([s0, s1, s2, s3])) * 1_000_000_000 + frac,
+        orig_len: word([o0, o1, o2, o3]),
+    }
+}
+
+/// Where packets come from.
+enum Source<'r> {
+    /// Classic pcap: records parsed here.
+    Pcap(PcapRecords<'r>),
+    /// pcapng, through `pcap-parser`.
+    PcapNg(Box<dyn PcapReaderIterator + 'r>),
+}
+
 /// Streaming capture reader over any `std::io::Read`.
 pub struct CaptureReader<'r> {
-    inner: Box<dyn PcapReaderIterator + 'r>,
+    source: Source<'r>,
     format: CaptureFormat,
     /// Bytes consumed so far (= file offset of the next block).
     offset: u64,
@@ -205,9 +294,6 @@ impl<'r> CaptureReader<'r> {
             | [0xa1, 0xb2, 0x3c, 0x4d] => CaptureFormat::Pcap,
             _ => return Err(CaptureError::NotACapture),
         };
-        let chained = FillingReader {
-            inner: std::io::Cursor::new(magic).chain(reader),
-        };
         let capacity = INITIAL_BUFFER.min(max_block.max(65_536));
         let header_err = |e: PcapError<&'static [u8]>| CaptureError::BadHeader {
             reason: match e {
@@ -217,30 +303,43 @@ impl<'r> CaptureReader<'r> {
                 other => other.to_string(),
             },
         };
+        let mut legacy = (0, false, false);
+        let source = match format {
+            CaptureFormat::Pcap => {
+                let (records, header) = open_pcap(magic, reader, capacity)?;
+                legacy = (
+                    (header.network.0 as u32) & 0xffff,
+                    header.is_nanosecond_precision(),
+                    header.is_bigendian(),
+                );
+                Source::Pcap(records)
+            }
+            CaptureFormat::PcapNg => {
+                let chained = FillingReader {
+                    inner: std::io::Cursor::new(magic).chain(reader),
+                };
+                Source::PcapNg(Box::new(
+                    PcapNGReader::new(capacity, chained).map_err(header_err)?,
+                ))
+            }
+        };
         let mut this = CaptureReader {
-            inner: match format {
-                CaptureFormat::Pcap => {
-                    Box::new(LegacyPcapReader::new(capacity, chained).map_err(header_err)?)
-                }
-                CaptureFormat::PcapNg => {
-                    Box::new(PcapNGReader::new(capacity, chained).map_err(header_err)?)
-                }
-            },
+            source,
             format,
             offset: 0,
             pending_consume: 0,
             next_index: 0,
             capacity,
             max_block: max_block.max(65_536),
-            legacy_link: 0,
-            legacy_nanos: false,
-            legacy_big: false,
+            legacy_link: legacy.0,
+            legacy_nanos: legacy.1,
+            legacy_big: legacy.2,
             ng_big_endian: false,
             interfaces: Vec::new(),
             done: false,
         };
-        if format == CaptureFormat::PcapNg {
-            this.ng_big_endian = magic_order_big_endian(this.inner.data());
+        if let Source::PcapNg(inner) = &this.source {
+            this.ng_big_endian = magic_order_big_endian(inner.data());
         }
         Ok(this)
     }
@@ -261,7 +360,10 @@ impl<'r> CaptureReader<'r> {
     }
 
     fn consume(&mut self, n: usize) {
-        self.inner.consume(n);
+        match &mut self.source {
+            Source::Pcap(p) => p.start = p.start.saturating_add(n).min(p.end),
+            Source::PcapNg(inner) => inner.consume(n),
+        }
         self.offset += n as u64;
     }
 
@@ -272,7 +374,52 @@ impl<'r> CaptureReader<'r> {
 
     /// Returns the next packet, `None` at a clean end, or the error that ends the stream.
     /// After an error every further call returns `None`.
+    #[inline]
     pub fn next_packet(&mut self) -> Option<Result<PacketRef<'_>, CaptureError>> {
+        // Fast path (small enough to inline into the caller's loop): classic pcap with the
+        // next record whole in the buffer.
+        let fast = match &self.source {
+            Source::Pcap(p) if !self.done && p.header_unread == 0 => {
+                let start = p.start.saturating_add(self.pending_consume).min(p.end);
+                let head = p.buf.get(start..p.end).unwrap_or(&[]);
+                match pcap_step(head, self.legacy_big, self.legacy_nanos) {
+                    PcapStep::Record {
+                        len,
+                        timestamp_ns,
+                        orig_len,
+                    } => Some((start, len, timestamp_ns, orig_len)),
+                    PcapStep::More { .. } => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((start, len, timestamp_ns, orig_len)) = fast {
+            self.offset += self.pending_consume as u64;
+            self.pending_consume = len;
+            let index = self.next_index;
+            self.next_index += 1;
+            if let Source::Pcap(p) = &mut self.source {
+                p.start = start;
+            }
+            let Source::Pcap(p) = &self.source else {
+                return None;
+            };
+            return Some(Ok(PacketRef {
+                index,
+                file_offset: self.offset,
+                timestamp_ns,
+                link_type: self.legacy_link,
+                interface: 0,
+                orig_len,
+                data: p.buf.get(start + 16..start + len).unwrap_or(&[]),
+            }));
+        }
+        self.next_packet_slow()
+    }
+
+    /// [`Self::next_packet`] when the fast path does not apply: refills, pcapng, the end.
+    #[inline(never)]
+    fn next_packet_slow(&mut self) -> Option<Result<PacketRef<'_>, CaptureError>> {
         if self.done {
             return None;
         }
@@ -280,10 +427,16 @@ impl<'r> CaptureReader<'r> {
             let n = std::mem::take(&mut self.pending_consume);
             self.consume(n);
         }
+        if matches!(self.source, Source::Pcap(_)) {
+            return self.next_pcap();
+        }
         loop {
+            let Source::PcapNg(inner) = &mut self.source else {
+                return None;
+            };
             // `next` does not move the buffer, so packet data can be located relative to it.
-            let base = self.inner.data().as_ptr() as usize;
-            let step = match self.inner.next() {
+            let base = inner.data().as_ptr() as usize;
+            let step = match inner.next() {
                 Ok((len, block)) => classify(
                     len,
                     block,
@@ -303,7 +456,7 @@ impl<'r> CaptureReader<'r> {
                     return None;
                 }
                 Err(PcapError::Incomplete(_)) => {
-                    if let Err(e) = self.inner.refill() {
+                    if let Err(e) = inner.refill() {
                         let message = e.to_string();
                         return self.fail(CaptureError::Io {
                             offset: self.offset,
@@ -313,7 +466,7 @@ impl<'r> CaptureReader<'r> {
                     continue;
                 }
                 Err(PcapError::UnexpectedEof) => {
-                    if self.inner.data().is_empty() {
+                    if inner.data().is_empty() {
                         self.done = true;
                         return None;
                     }
@@ -328,9 +481,19 @@ impl<'r> CaptureReader<'r> {
                         let new_cap = (claimed as usize + 64)
                             .max(self.capacity.saturating_mul(2))
                             .min(self.max_block + 64);
-                        if self.inner.grow(new_cap) {
+                        let grown = match &mut self.source {
+                            Source::PcapNg(inner) => {
+                                if inner.grow(new_cap) {
+                                    Some(inner.refill())
+                                } else {
+                                    None
+                                }
+                            }
+                            Source::Pcap(_) => None,
+                        };
+                        if let Some(refilled) = grown {
                             self.capacity = new_cap;
-                            if let Err(e) = self.inner.refill() {
+                            if let Err(e) = refilled {
                                 let message = e.to_string();
                                 return self.fail(CaptureError::Io {
                                     offset: self.offset,
@@ -382,7 +545,10 @@ impl<'r> CaptureReader<'r> {
                     self.next_index += 1;
                     self.pending_consume = len;
                     let file_offset = self.offset;
-                    let data = self.inner.data().get(start..end).unwrap_or(&[]);
+                    let data = match &self.source {
+                        Source::PcapNg(inner) => inner.data().get(start..end).unwrap_or(&[]),
+                        Source::Pcap(_) => &[],
+                    };
                     return Some(Ok(PacketRef {
                         index,
                         file_offset,
@@ -397,9 +563,87 @@ impl<'r> CaptureReader<'r> {
         }
     }
 
+    /// [`Self::next_packet`] for classic pcap.
+    fn next_pcap(&mut self) -> Option<Result<PacketRef<'_>, CaptureError>> {
+        let (big, nanos) = (self.legacy_big, self.legacy_nanos);
+        let (len, timestamp_ns, orig_len) = loop {
+            let Source::Pcap(p) = &mut self.source else {
+                return None;
+            };
+            if p.header_unread > 0 {
+                let n = std::mem::take(&mut p.header_unread);
+                p.start = p.start.saturating_add(n).min(p.end);
+                self.offset += n as u64;
+                continue;
+            }
+            let head = p.buf.get(p.start..p.end).unwrap_or(&[]);
+            match pcap_step(head, big, nanos) {
+                PcapStep::Record {
+                    len,
+                    timestamp_ns,
+                    orig_len,
+                } => break (len, timestamp_ns, orig_len),
+                PcapStep::More { need } => {
+                    if p.exhausted {
+                        if p.start >= p.end {
+                            self.done = true;
+                            return None;
+                        }
+                        return self.fail(CaptureError::Truncated {
+                            packet_index: self.next_index,
+                            offset: self.offset,
+                        });
+                    }
+                    let mut capacity = p.buf.len();
+                    if need >= capacity {
+                        // The record does not fit: grow the buffer up to the block limit.
+                        let claimed = need as u64;
+                        if claimed > self.max_block as u64 || self.capacity >= self.max_block {
+                            return self.fail(CaptureError::BlockTooLarge {
+                                packet_index: self.next_index,
+                                offset: self.offset,
+                                claimed,
+                                limit: self.max_block as u64,
+                            });
+                        }
+                        capacity = (need + 64)
+                            .max(self.capacity.saturating_mul(2))
+                            .min(self.max_block + 64);
+                        self.capacity = capacity;
+                    }
+                    if p.refill(capacity).is_err() {
+                        return self.fail(CaptureError::Io {
+                            offset: self.offset,
+                            message: PcapError::<&[u8]>::ReadError.to_string(),
+                        });
+                    }
+                }
+            }
+        };
+        let index = self.next_index;
+        self.next_index += 1;
+        self.pending_consume = len;
+        let Source::Pcap(p) = &self.source else {
+            return None;
+        };
+        let data = p.buf.get(p.start + 16..p.start + len).unwrap_or(&[]);
+        Some(Ok(PacketRef {
+            index,
+            file_offset: self.offset,
+            timestamp_ns,
+            link_type: self.legacy_link,
+            interface: 0,
+            orig_len,
+            data,
+        }))
+    }
+
     /// Length claimed by the record/block at the head of the buffer (best effort).
     fn claimed_length(&self) -> u64 {
-        let d = self.inner.data();
+        let d = match &self.source {
+            Source::Pcap(p) => p.buf.get(p.start..p.end).unwrap_or(&[]),
+            Source::PcapNg(inner) => inner.data(),
+        };
         match self.format {
             CaptureFormat::Pcap => {
                 let Some(b) = d.get(8..12).and_then(|s| <[u8; 4]>::try_from(s).ok()) else {
@@ -430,6 +674,51 @@ impl<'r> CaptureReader<'r> {
             }
         }
     }
+}
+
+/// Reads a classic pcap file header (the magic is already read) and the first buffer-full.
+fn open_pcap<'r, R: Read + 'r>(
+    magic: [u8; 4],
+    mut reader: FillingReader<R>,
+    capacity: usize,
+) -> Result<(PcapRecords<'r>, PcapHeader), CaptureError> {
+    let mut buf = vec![0u8; capacity.max(64)];
+    let mut filled = magic.len();
+    if let Some(m) = buf.get_mut(..filled) {
+        m.copy_from_slice(&magic);
+    }
+    // As a `FillingReader` would after returning the magic: stop at the end, or at an error
+    // (the bytes so far are returned; a persistent error shows on the next read).
+    while let Some(space) = buf.get_mut(filled..).filter(|s| !s.is_empty()) {
+        match reader.read(space) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let header = match parse_pcap_header(buf.get(..filled).unwrap_or(&[])) {
+        Ok((_, h)) => h,
+        Err(nom::Err::Incomplete(_)) => {
+            return Err(CaptureError::BadHeader {
+                reason: "file header is truncated".to_string(),
+            })
+        }
+        Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
+            return Err(CaptureError::BadHeader {
+                reason: e.to_owned_vec().to_string(),
+            })
+        }
+    };
+    let records = PcapRecords {
+        reader: Box::new(FillingReader { inner: reader }),
+        buf,
+        start: 0,
+        end: filled,
+        exhausted: false,
+        header_unread: 24,
+    };
+    Ok((records, header))
 }
 
 /// Reader state that block classification updates.

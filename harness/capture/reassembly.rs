@@ -7,7 +7,11 @@
 //! capped (oldest idle evicted, reported), and closed or idle connections are flushed and
 //! dropped. In-order data is delivered straight from the packet slice, without copying.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 use std::net::{IpAddr, SocketAddr};
 
 use super::ip::{DroppedDatagram, IpError};
@@ -201,39 +205,68 @@ pub struct FlowCounters {
     pub stray: u64,
 }
 
+/// One connection's endpoints in a canonical order (so both directions give the same key),
+/// as fixed-size integers: cheap to build, compare and hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
-    lo: SocketAddr,
-    hi: SocketAddr,
+    lo_ip: u128,
+    hi_ip: u128,
+    lo_port: u16,
+    hi_port: u16,
+    /// Bit 0: `lo` is IPv6; bit 1: `hi` is IPv6.
+    v6: u8,
 }
 
-/// Hashes the addresses and ports in three fixed-size writes (the derived `Hash` of
-/// `SocketAddr` makes many small ones). Equal keys hash equally; IPv6 flow info and scope
-/// are left out, which only costs a collision.
+/// An endpoint as (is IPv6, address bits, port): ordered and compared as a tuple.
+fn endpoint(ip: IpAddr, port: u16) -> (bool, u128, u16) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(a.to_bits()), port),
+        IpAddr::V6(a) => (true, a.to_bits(), port),
+    }
+}
+
+/// Hashes the addresses and ports in two or three fixed-size writes. Equal keys hash equally;
+/// every write is injective in the key's fields, so a keyed hasher stays collision-resistant.
 impl std::hash::Hash for FlowKey {
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        fn ip(a: &SocketAddr) -> u128 {
-            match a {
-                SocketAddr::V4(v4) => u128::from(v4.ip().to_bits()),
-                SocketAddr::V6(v6) => v6.ip().to_bits(),
-            }
+        if self.v6 == 0 {
+            // Both IPv4: the two 32-bit addresses fit one word.
+            h.write_u64((self.lo_ip as u64) << 32 | (self.hi_ip as u64 & 0xffff_ffff));
+        } else {
+            h.write_u128(self.lo_ip);
+            h.write_u128(self.hi_ip);
         }
-        h.write_u128(ip(&self.lo));
-        h.write_u128(ip(&self.hi));
-        h.write_u32(u32::from(self.lo.port()) << 16 | u32::from(self.hi.port()));
+        h.write_u64(
+            u64::from(self.v6) << 32 | u64::from(self.lo_port) << 16 | u64::from(self.hi_port),
+        );
     }
 }
 
 impl FlowKey {
-    fn new(a: SocketAddr, b: SocketAddr) -> Self {
-        if a <= b {
-            FlowKey { lo: a, hi: b }
-        } else {
-            FlowKey { lo: b, hi: a }
-        }
+    /// The key of a segment from `a` to `b`, and whether `a` is the key's `lo` endpoint (always
+    /// true when both ends are the same).
+    #[inline]
+    fn new(a_ip: IpAddr, a_port: u16, b_ip: IpAddr, b_port: u16) -> (Self, bool) {
+        let a = endpoint(a_ip, a_port);
+        let b = endpoint(b_ip, b_port);
+        let a_is_lo = a <= b;
+        let (lo, hi) = if a_is_lo { (a, b) } else { (b, a) };
+        let key = FlowKey {
+            lo_ip: lo.1,
+            hi_ip: hi.1,
+            lo_port: lo.2,
+            hi_port: hi.2,
+            v6: u8::from(lo.0) | u8::from(hi.0) << 1,
+        };
+        (key, a_is_lo)
+    }
+
+    /// True when both endpoints are the same address and port.
+    fn degenerate(&self) -> bool {
+        self.lo_ip == self.hi_ip && self.lo_port == self.hi_port && self.v6 & 1 == self.v6 >> 1
     }
 }
-
 /// One direction's reassembly state.
 #[derive(Default)]
 struct Half {
@@ -477,22 +510,102 @@ impl Half {
 
 struct Conn {
     id: ConnId,
-    client: SocketAddr,
+    /// The client is the key's `lo` endpoint.
+    client_is_lo: bool,
     halves: [Half; 2],
     last_ns: u64,
     last_packet: u64,
 }
 
-/// The flow maps' hasher: foldhash, keyed with a per-process random seed, so a capture
-/// crafted to collide cannot degrade the tables (SipHash was ~7 % of decode time).
+impl Conn {
+    /// Feeds one segment (`from_is_lo`: it comes from the key's `lo` endpoint); true when both
+    /// directions are finished.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn feed<F: FnMut(Event<'_>)>(
+        &mut self,
+        from_is_lo: bool,
+        seg: &TcpSegment<'_>,
+        packet_index: u64,
+        timestamp_ns: u64,
+        cap: usize,
+        counters: &mut FlowCounters,
+        emit: &mut F,
+    ) -> bool {
+        self.last_ns = self.last_ns.max(timestamp_ns);
+        self.last_packet = packet_index;
+        let dir = if from_is_lo == self.client_is_lo {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let ctx = Ctx {
+            conn: self.id,
+            dir,
+            packet_index,
+            timestamp_ns,
+        };
+        let half = &mut self.halves[dir.idx()];
+        let seq = if seg.syn {
+            if half.isn.is_none() && !half.started {
+                half.isn = Some(seg.seq);
+                half.start_at(seg.seq.wrapping_add(1));
+            }
+            // SYN payload (TCP fast open) starts after the SYN's sequence number.
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        half.segment(ctx, seq, seg.payload, seg.fin, cap, counters, emit);
+        self.halves.iter().all(Half::finished)
+    }
+}
+
+/// A table entry: a tracked connection (its index in the connection slab), or a tombstone (a
+/// recently closed 5-tuple, so late segments do not reopen it). One table for both means one
+/// lookup per packet; small entries keep the table cache-friendly.
+struct Slot {
+    key: FlowKey,
+    /// `key`'s hash, kept so the table never rehashes keys when it grows.
+    hash: u64,
+    /// Index into [`FlowTable::conns`], or [`TOMBSTONE`].
+    conn: usize,
+}
+
+/// [`Slot::conn`] of a tombstone.
+const TOMBSTONE: usize = usize::MAX;
+
+/// A tracked connection with its key, as stored in the slab.
+struct Tracked {
+    key: FlowKey,
+    hash: u64,
+    conn: Conn,
+}
+
+/// The flow table's hasher: foldhash, keyed with a per-process random seed, so a capture
+/// crafted to collide cannot degrade the table (SipHash was ~7 % of decode time). Each key is
+/// hashed once per packet.
 type FlowHasher = foldhash::fast::RandomState;
 
 /// The reassembly state machine: feed it TCP segments, get [`Event`]s.
 pub struct FlowTable {
     cfg: FlowConfig,
-    conns: HashMap<FlowKey, Conn, FlowHasher>,
-    tombstones: HashMap<FlowKey, (), FlowHasher>,
-    tombstone_order: VecDeque<FlowKey>,
+    hasher: FlowHasher,
+    /// Tracked connections and tombstones, by key.
+    slots: HashTable<Slot>,
+    /// Tracked connections; freed entries are reused (most recently freed first, still warm in
+    /// cache), so the slab never outgrows the peak number tracked at once.
+    conns: Vec<Option<Tracked>>,
+    /// Free indices in `conns`.
+    free: Vec<usize>,
+    /// Tracked connections.
+    live: usize,
+    /// The last connection looked up (key, hash, slab index): packets mostly come in runs of
+    /// one connection, and this skips hashing and the table (often a cache miss) for them.
+    /// Cleared when that connection closes.
+    last: Option<(FlowKey, u64, usize)>,
+    /// Tombstoned keys (and hashes), oldest first; may also name keys reopened since.
+    tombstone_order: VecDeque<(FlowKey, u64)>,
     next_id: ConnId,
     counters: FlowCounters,
 }
@@ -512,8 +625,12 @@ impl FlowTable {
                 max_connections: cfg.max_connections.max(1),
                 ..cfg
             },
-            conns: HashMap::default(),
-            tombstones: HashMap::default(),
+            hasher: FlowHasher::default(),
+            slots: HashTable::new(),
+            conns: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            last: None,
             tombstone_order: VecDeque::new(),
             next_id: 0,
             counters: FlowCounters::default(),
@@ -527,10 +644,11 @@ impl FlowTable {
 
     /// Connections currently tracked.
     pub fn tracked(&self) -> usize {
-        self.conns.len()
+        self.live
     }
 
     /// Feeds one TCP segment from `src` to `dst` seen in packet `packet_index`.
+    #[inline]
     pub fn segment<F: FnMut(Event<'_>)>(
         &mut self,
         src: IpAddr,
@@ -540,106 +658,108 @@ impl FlowTable {
         timestamp_ns: u64,
         emit: &mut F,
     ) {
+        let (key, from_is_lo) = FlowKey::new(src, seg.src_port, dst, seg.dst_port);
+        let fresh_syn = seg.syn && !seg.ack;
+        let cap = self.cfg.max_buffered;
+        // One lookup for "tracked, and not reused by this SYN" (the common case).
+        let (hash, found) = match self.last {
+            Some((k, h, i)) if k == key => (h, Some(i)),
+            _ => {
+                let hash = self.hasher.hash_one(key);
+                let found = self.slots.find(hash, |s| s.key == key).map(|s| s.conn);
+                if let Some(i) = found.filter(|&i| i != TOMBSTONE) {
+                    self.last = Some((key, hash, i));
+                }
+                (hash, found)
+            }
+        };
+        let tombstoned = found == Some(TOMBSTONE);
+        if let Some(t) = found
+            .and_then(|i| self.conns.get_mut(i))
+            .and_then(Option::as_mut)
+        {
+            let conn = &mut t.conn;
+            let reused = fresh_syn
+                && (from_is_lo != conn.client_is_lo
+                    || conn.halves[0].isn.is_some_and(|isn| isn != seg.seq));
+            if !reused {
+                let done = conn.feed(
+                    from_is_lo,
+                    seg,
+                    packet_index,
+                    timestamp_ns,
+                    cap,
+                    &mut self.counters,
+                    emit,
+                );
+                self.after_feed(hash, key, seg.rst, done, packet_index, emit);
+                return;
+            }
+            self.close(hash, key, CloseReason::Reused, packet_index, emit);
+        }
+        // Not tracked (or just closed by a reusing SYN).
+        if !seg.syn && (tombstoned || seg.payload.is_empty()) {
+            self.counters.stray += 1;
+            return;
+        }
         let from = SocketAddr::new(src, seg.src_port);
         let to = SocketAddr::new(dst, seg.dst_port);
-        let key = FlowKey::new(from, to);
-        let fresh_syn = seg.syn && !seg.ack;
-        // One lookup for "tracked, and not reused by this SYN" (the common case).
-        let reused = self.conns.get(&key).map(|conn| {
-            let reused = fresh_syn
-                && from == conn.client
-                && conn.halves[0].isn.is_some_and(|isn| isn != seg.seq);
-            reused || (fresh_syn && from != conn.client)
-        });
-        if reused == Some(true) {
-            self.close(key, CloseReason::Reused, packet_index, emit);
-        }
-        if reused != Some(false) {
-            if self.tombstones.contains_key(&key) && !seg.syn {
-                self.counters.stray += 1;
-                return;
-            }
-            if !seg.syn && seg.payload.is_empty() {
-                self.counters.stray += 1;
-                return;
-            }
-            self.tombstones.remove(&key);
-            self.open(key, from, to, seg, packet_index, timestamp_ns, emit);
-        }
-        let cap = self.cfg.max_buffered;
-        let Some(conn) = self.conns.get_mut(&key) else {
-            return;
-        };
-        conn.last_ns = conn.last_ns.max(timestamp_ns);
-        conn.last_packet = packet_index;
-        let dir = if from == conn.client {
-            Direction::ToServer
-        } else {
-            Direction::ToClient
-        };
-        let ctx = Ctx {
-            conn: conn.id,
-            dir,
+        let done = self.open(
+            hash,
+            key,
+            from_is_lo,
+            from,
+            to,
+            seg,
             packet_index,
             timestamp_ns,
-        };
-        let half = &mut conn.halves[dir.idx()];
-        if seg.syn {
-            if half.isn.is_none() && !half.started {
-                half.isn = Some(seg.seq);
-                half.start_at(seg.seq.wrapping_add(1));
-            }
-            // SYN payload (TCP fast open) starts after the SYN's sequence number.
-            let seq = seg.seq.wrapping_add(1);
-            half.segment(
-                ctx,
-                seq,
-                seg.payload,
-                seg.fin,
-                cap,
-                &mut self.counters,
-                emit,
-            );
-        } else {
-            half.segment(
-                ctx,
-                seg.seq,
-                seg.payload,
-                seg.fin,
-                cap,
-                &mut self.counters,
-                emit,
-            );
-        }
-        let done = conn_done(Some(conn));
-        if seg.rst {
-            self.close(key, CloseReason::Rst, packet_index, emit);
-            return;
-        }
-        if done {
-            self.close(key, CloseReason::Fin, packet_index, emit);
+            emit,
+        );
+        self.after_feed(hash, key, seg.rst, done, packet_index, emit);
+    }
+
+    /// Closes a connection after a segment: on RST, or once both sides' FINs are delivered.
+    #[inline]
+    fn after_feed<F: FnMut(Event<'_>)>(
+        &mut self,
+        hash: u64,
+        key: FlowKey,
+        rst: bool,
+        done: bool,
+        packet_index: u64,
+        emit: &mut F,
+    ) {
+        if rst {
+            self.close(hash, key, CloseReason::Rst, packet_index, emit);
+        } else if done {
+            self.close(hash, key, CloseReason::Fin, packet_index, emit);
         }
     }
 
+    /// Starts tracking `key` (replacing its tombstone, if any) and feeds it `seg`; true when
+    /// the connection is finished.
     #[allow(clippy::too_many_arguments)]
     fn open<F: FnMut(Event<'_>)>(
         &mut self,
+        hash: u64,
         key: FlowKey,
+        from_is_lo: bool,
         from: SocketAddr,
         to: SocketAddr,
         seg: &TcpSegment<'_>,
         packet_index: u64,
         timestamp_ns: u64,
         emit: &mut F,
-    ) {
-        if self.conns.len() >= self.cfg.max_connections {
+    ) -> bool {
+        if self.live >= self.cfg.max_connections {
             let oldest = self
                 .conns
                 .iter()
-                .min_by_key(|(_, c)| (c.last_packet, c.id))
-                .map(|(k, _)| *k);
-            if let Some(k) = oldest {
-                self.close(k, CloseReason::Evicted, packet_index, emit);
+                .flatten()
+                .min_by_key(|t| (t.conn.last_packet, t.conn.id))
+                .map(|t| (t.hash, t.key));
+            if let Some((h, k)) = oldest {
+                self.close(h, k, CloseReason::Evicted, packet_index, emit);
             }
         }
         let (client, server, client_guessed) = if seg.syn && !seg.ack {
@@ -653,19 +773,12 @@ impl FlowTable {
         } else {
             (from, to, true)
         };
+        // When both ends are the same, every segment counts as coming from the client.
+        let client_is_lo = key.degenerate() || (client == from) == from_is_lo;
         let id = self.next_id;
         self.next_id += 1;
         self.counters.connections += 1;
-        self.conns.insert(
-            key,
-            Conn {
-                id,
-                client,
-                halves: [Half::default(), Half::default()],
-                last_ns: timestamp_ns,
-                last_packet: packet_index,
-            },
-        );
+        self.live += 1;
         emit(Event::Opened {
             conn: id,
             client,
@@ -674,18 +787,77 @@ impl FlowTable {
             packet_index,
             timestamp_ns,
         });
+        let tracked = Tracked {
+            key,
+            hash,
+            conn: Conn {
+                id,
+                client_is_lo,
+                halves: [Half::default(), Half::default()],
+                last_ns: timestamp_ns,
+                last_packet: packet_index,
+            },
+        };
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        match self.slots.entry(hash, |s| s.key == key, |s: &Slot| s.hash) {
+            Entry::Occupied(mut e) => e.get_mut().conn = index,
+            Entry::Vacant(e) => {
+                e.insert(Slot {
+                    key,
+                    hash,
+                    conn: index,
+                });
+            }
+        }
+        let cap = self.cfg.max_buffered;
+        let Some(slab) = self.conns.get_mut(index) else {
+            return false;
+        };
+        self.last = Some((key, hash, index));
+        slab.insert(tracked).conn.feed(
+            from_is_lo,
+            seg,
+            packet_index,
+            timestamp_ns,
+            cap,
+            &mut self.counters,
+            emit,
+        )
     }
 
     fn close<F: FnMut(Event<'_>)>(
         &mut self,
+        hash: u64,
         key: FlowKey,
         reason: CloseReason,
         packet_index: u64,
         emit: &mut F,
     ) {
-        let Some(mut conn) = self.conns.remove(&key) else {
+        let tombstone = self.cfg.max_tombstones > 0 && reason != CloseReason::EndOfCapture;
+        let Ok(mut entry) = self.slots.find_entry(hash, |s| s.key == key) else {
             return;
         };
+        let index = entry.get().conn;
+        let Some(Tracked { mut conn, .. }) = self.conns.get_mut(index).and_then(Option::take)
+        else {
+            return;
+        };
+        self.free.push(index);
+        if self.last.is_some_and(|(_, _, i)| i == index) {
+            self.last = None;
+        }
+        if tombstone {
+            entry.get_mut().conn = TOMBSTONE;
+        } else {
+            entry.remove();
+        }
+        self.live -= 1;
         for dir in [Direction::ToServer, Direction::ToClient] {
             let ctx = Ctx {
                 conn: conn.id,
@@ -700,16 +872,35 @@ impl FlowTable {
             reason,
             packet_index,
         });
-        if self.cfg.max_tombstones > 0 && reason != CloseReason::EndOfCapture {
+        if tombstone {
             if self.tombstone_order.len() >= self.cfg.max_tombstones {
-                if let Some(old) = self.tombstone_order.pop_front() {
-                    self.tombstones.remove(&old);
+                // The oldest entry goes, unless it names this key (then it is stale: the key was
+                // reopened since, and its new tombstone stays).
+                if let Some((old, old_hash)) = self.tombstone_order.pop_front() {
+                    if old != key {
+                        if let Ok(e) = self.slots.find_entry(old_hash, |s| s.key == old) {
+                            if e.get().conn == TOMBSTONE {
+                                e.remove();
+                            }
+                        }
+                    }
                 }
             }
-            if self.tombstones.insert(key, ()).is_none() {
-                self.tombstone_order.push_back(key);
-            }
+            self.tombstone_order.push_back((key, hash));
         }
+    }
+
+    /// Tracked connections matching `pick`, as (id, hash, key) in id order.
+    fn live_in_id_order(&self, pick: impl Fn(&Conn) -> bool) -> Vec<(ConnId, u64, FlowKey)> {
+        let mut v: Vec<(ConnId, u64, FlowKey)> = self
+            .conns
+            .iter()
+            .flatten()
+            .filter(|t| pick(&t.conn))
+            .map(|t| (t.conn.id, t.hash, t.key))
+            .collect();
+        v.sort_unstable_by_key(|(id, _, _)| *id);
+        v
     }
 
     /// Flushes and drops connections idle longer than the timeout as of `now_ns`.
@@ -720,30 +911,21 @@ impl FlowTable {
         emit: &mut F,
     ) {
         let timeout = self.cfg.idle_timeout_ns;
-        let mut idle: Vec<(u64, FlowKey)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| now_ns.saturating_sub(c.last_ns) > timeout)
-            .map(|(k, c)| (c.id, *k))
-            .collect();
-        idle.sort_unstable_by_key(|(id, _)| *id);
-        for (_, k) in idle {
-            self.close(k, CloseReason::Idle, packet_index, emit);
+        let idle = self.live_in_id_order(|c| now_ns.saturating_sub(c.last_ns) > timeout);
+        for (_, h, k) in idle {
+            self.close(h, k, CloseReason::Idle, packet_index, emit);
         }
     }
 
     /// End of input: flushes every connection (in id order) with `EndOfCapture`.
     pub fn finish<F: FnMut(Event<'_>)>(&mut self, packet_index: u64, emit: &mut F) {
-        let mut all: Vec<(u64, FlowKey)> = self.conns.iter().map(|(k, c)| (c.id, *k)).collect();
-        all.sort_unstable_by_key(|(id, _)| *id);
-        for (_, k) in all {
-            self.close(k, CloseReason::EndOfCapture, packet_index, emit);
+        for (_, h, k) in self.live_in_id_order(|_| true) {
+            self.close(h, k, CloseReason::EndOfCapture, packet_index, emit);
         }
-        self.tombstones.clear();
+        self.slots.clear();
+        self.last = None;
+        self.conns.clear();
+        self.free.clear();
         self.tombstone_order.clear();
     }
-}
-
-fn conn_done(conn: Option<&Conn>) -> bool {
-    conn.is_some_and(|c| c.halves.iter().all(Half::finished))
 }

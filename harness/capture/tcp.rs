@@ -30,8 +30,36 @@ pub struct TcpSegment<'a> {
 #[error("bad TCP header: {0}")]
 pub struct TcpError(pub String);
 
-/// Parses a TCP header and returns the segment.
+/// Parses a TCP header and returns the segment. The common case (a well-formed header) is
+/// read inline; anything else goes through `etherparse` for its error.
+#[inline]
 pub fn parse_tcp(d: &[u8]) -> Result<TcpSegment<'_>, TcpError> {
+    if let Some(&h) = d.first_chunk::<20>() {
+        let header_len = usize::from(h[12] >> 4) * 4;
+        if header_len >= 20 {
+            if let Some(payload) = d.get(header_len..) {
+                let flags = h[13];
+                return Ok(TcpSegment {
+                    src_port: u16::from_be_bytes([h[0], h[1]]),
+                    dst_port: u16::from_be_bytes([h[2], h[3]]),
+                    seq: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+                    ack_number: u32::from_be_bytes([h[8], h[9], h[10], h[11]]),
+                    syn: flags & 0x02 != 0,
+                    ack: flags & 0x10 != 0,
+                    fin: flags & 0x01 != 0,
+                    rst: flags & 0x04 != 0,
+                    payload,
+                });
+            }
+        }
+    }
+    parse_tcp_checked(d)
+}
+
+/// [`parse_tcp`] through `etherparse` (malformed headers: its explanation is the error).
+#[cold]
+#[inline(never)]
+fn parse_tcp_checked(d: &[u8]) -> Result<TcpSegment<'_>, TcpError> {
     let h = TcpHeaderSlice::from_slice(d).map_err(|e| TcpError(e.to_string()))?;
     let payload = d.get(h.slice().len()..).unwrap_or(&[]);
     Ok(TcpSegment {
@@ -51,6 +79,15 @@ pub fn parse_tcp(d: &[u8]) -> Result<TcpSegment<'_>, TcpError> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn inline_tcp_parse_agrees_with_etherparse(
+            d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..90),
+        ) {
+            proptest::prop_assert_eq!(parse_tcp(&d), parse_tcp_checked(&d));
+        }
+    }
+
     #[test]
     fn parses_header_and_payload() {
         let mut d = vec![
@@ -66,6 +103,7 @@ mod tests {
         assert!(s.syn && s.ack && !s.fin && !s.rst);
         assert_eq!(s.payload, b"abc");
         assert!(parse_tcp(&d[..10]).is_err());
+        assert_eq!(parse_tcp_checked(&d), parse_tcp(&d));
         let mut bad = d.clone();
         bad[12] = 0x20; // data offset 2 words < 5
         assert!(parse_tcp(&bad).is_err());
