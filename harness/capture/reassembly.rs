@@ -7,7 +7,7 @@
 //! capped (oldest idle evicted, reported), and closed or idle connections are flushed and
 //! dropped. In-order data is delivered straight from the packet slice, without copying.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
 use hashbrown::hash_table::Entry;
@@ -589,16 +589,40 @@ struct Slot {
     hash: u64,
     /// Index into [`FlowTable::conns`], or [`TOMBSTONE`].
     conn: usize,
+    /// Number of the key's latest tombstoning close, or [`NO_CLOSE`]; kept while the key is
+    /// tracked again, so its next close knows its earlier ones.
+    last_close: u64,
+    /// The key's earliest close among the `max_tombstones` closes up to `last_close`: the
+    /// tombstone lasts until `max_tombstones` closes have followed that one (see
+    /// [`FlowTable::tombstone_live`]).
+    first_close: u64,
 }
 
 /// [`Slot::conn`] of a tombstone.
 const TOMBSTONE: usize = usize::MAX;
+
+/// No close (in [`Slot::last_close`] and [`FlowTable::next_close`]).
+const NO_CLOSE: u64 = u64::MAX;
+
+/// Fewest tombstoning closes between sweeps of expired tombstones out of the table.
+const MIN_SWEEP_EVERY: u64 = 1024;
 
 /// A tracked connection with its key, as stored in the slab.
 struct Tracked {
     key: FlowKey,
     hash: u64,
     conn: Conn,
+}
+
+/// Where close `c` sits in [`FlowTable::next_close`] (a ring of `2 × window` closes).
+fn ring_index(c: u64, window: u64) -> Option<usize> {
+    usize::try_from(c % window.saturating_mul(2).max(1)).ok()
+}
+
+/// How many tombstoning closes go between sweeps of expired tombstones: the table then holds
+/// at most about `max_tombstones` + this many of them.
+fn window_sweep(max_tombstones: usize) -> u64 {
+    (max_tombstones as u64).max(MIN_SWEEP_EVERY)
 }
 
 /// The flow table's hasher: foldhash, keyed with a per-process random seed, so a capture
@@ -623,8 +647,12 @@ pub struct FlowTable {
     /// one connection, and this skips hashing and the table (often a cache miss) for them.
     /// Cleared when that connection closes.
     last: Option<(FlowKey, u64, usize)>,
-    /// Tombstoned keys (and hashes), oldest first; may also name keys reopened since.
-    tombstone_order: VecDeque<(FlowKey, u64)>,
+    /// Tombstoning closes so far; a close's number is the count before it.
+    closes: u64,
+    /// For each of the last `2 × max_tombstones` closes (at its number modulo that): the number
+    /// of the same key's next close, or [`NO_CLOSE`]. A close walks these forward from its
+    /// key's previous `first_close` to find its own (each link crossed once per key).
+    next_close: Vec<u64>,
     next_id: ConnId,
     counters: FlowCounters,
 }
@@ -650,7 +678,8 @@ impl FlowTable {
             free: Vec::new(),
             live: 0,
             last: None,
-            tombstone_order: VecDeque::new(),
+            closes: 0,
+            next_close: Vec::new(),
             next_id: 0,
             counters: FlowCounters::default(),
         }
@@ -685,7 +714,14 @@ impl FlowTable {
             Some((k, h, i)) if k == key => (h, Some(i)),
             _ => {
                 let hash = self.hasher.hash_one(key);
-                let found = self.slots.find(hash, |s| s.key == key).map(|s| s.conn);
+                let found = self
+                    .slots
+                    .find(hash, |s| s.key == key)
+                    .map(|s| (s.conn, s.first_close))
+                    .and_then(|(conn, first)| {
+                        // An expired tombstone (swept out later) counts as absent.
+                        (conn != TOMBSTONE || self.tombstone_live(first)).then_some(conn)
+                    });
                 if let Some(i) = found.filter(|&i| i != TOMBSTONE) {
                     self.last = Some((key, hash, i));
                 }
@@ -833,6 +869,8 @@ impl FlowTable {
                     key,
                     hash,
                     conn: index,
+                    last_close: NO_CLOSE,
+                    first_close: NO_CLOSE,
                 });
             }
         }
@@ -874,7 +912,23 @@ impl FlowTable {
             self.last = None;
         }
         if tombstone {
-            entry.get_mut().conn = TOMBSTONE;
+            let slot = entry.get_mut();
+            let m = self.closes;
+            let window = self.cfg.max_tombstones as u64;
+            let p = slot.last_close;
+            let recent = p != NO_CLOSE && p.saturating_add(window) > m;
+            slot.first_close = if recent {
+                Self::first_in_window(&self.next_close, window, slot.first_close, m)
+            } else {
+                m
+            };
+            slot.last_close = m;
+            slot.conn = TOMBSTONE;
+            if recent {
+                Self::set_next_close(&mut self.next_close, window, p, m);
+            }
+            Self::set_next_close(&mut self.next_close, window, m, NO_CLOSE);
+            self.closes += 1;
         } else {
             entry.remove();
         }
@@ -895,21 +949,47 @@ impl FlowTable {
             reason,
             packet_index,
         });
-        if tombstone {
-            if self.tombstone_order.len() >= self.cfg.max_tombstones {
-                // The oldest entry goes, unless it names this key (then it is stale: the key was
-                // reopened since, and its new tombstone stays).
-                if let Some((old, old_hash)) = self.tombstone_order.pop_front() {
-                    if old != key {
-                        if let Ok(e) = self.slots.find_entry(old_hash, |s| s.key == old) {
-                            if e.get().conn == TOMBSTONE {
-                                e.remove();
-                            }
-                        }
-                    }
-                }
+        if tombstone && self.closes % window_sweep(self.cfg.max_tombstones) == 0 {
+            let (closes, window) = (self.closes, self.cfg.max_tombstones as u64);
+            // Expired, and too old to matter to a later close of the same key.
+            self.slots
+                .retain(|s| s.conn != TOMBSTONE || s.last_close.saturating_add(window) >= closes);
+        }
+    }
+
+    /// Whether a tombstone whose `first_close` is `first` still holds. The rule: each
+    /// tombstoning close joins a window of the last `max_tombstones` closes, and a close
+    /// leaving the window ends its key's tombstone (if the key is one then). So a tombstone
+    /// set at close `m` ends when its key's earliest close in the window at `m` leaves it.
+    #[inline]
+    fn tombstone_live(&self, first: u64) -> bool {
+        self.closes <= first.saturating_add(self.cfg.max_tombstones as u64)
+    }
+
+    /// The key's earliest close in the window at close `m`, given its earliest in the window
+    /// at its previous close (which is still in the window at `m`): follow the key's
+    /// next-close links past the closes that have left the window.
+    fn first_in_window(next_close: &[u64], window: u64, first: u64, m: u64) -> u64 {
+        let mut f = first;
+        while f.saturating_add(window) <= m {
+            let next = ring_index(f, window).and_then(|i| next_close.get(i)).copied();
+            match next {
+                Some(n) if n != NO_CLOSE && n > f && n < m => f = n,
+                _ => return m,
             }
-            self.tombstone_order.push_back((key, hash));
+        }
+        f
+    }
+
+    /// Records `next` as the next close of the key closed at close `c`.
+    fn set_next_close(next_close: &mut Vec<u64>, window: u64, c: u64, next: u64) {
+        let Some(i) = ring_index(c, window) else {
+            return;
+        };
+        if i == next_close.len() {
+            next_close.push(next);
+        } else if let Some(x) = next_close.get_mut(i) {
+            *x = next;
         }
     }
 
@@ -949,6 +1029,7 @@ impl FlowTable {
         self.last = None;
         self.conns.clear();
         self.free.clear();
-        self.tombstone_order.clear();
+        self.closes = 0;
+        self.next_close.clear();
     }
 }
