@@ -288,6 +288,58 @@ fn tombstones_keep_late_segments_out_and_are_bounded() {
     assert_eq!(t.counters().stray, 1);
 }
 
+/// The tombstone window counts closes, and a 5-tuple closed twice in it is there twice: its
+/// earlier close leaving the window ends the tombstone of its later one.
+#[test]
+fn a_tombstone_ends_when_its_keys_earliest_close_leaves_the_window() {
+    let cfg = FlowConfig {
+        max_tombstones: 2,
+        ..FlowConfig::default()
+    };
+    let mut t = FlowTable::new(cfg);
+    let mut out = Vec::new();
+    let client = "10.0.0.1:50000".parse().unwrap();
+    let server = "10.0.0.2:1688".parse().unwrap();
+    // Close 0 and close 1: the same 5-tuple, reused by a new SYN after its RST.
+    let mut first = TcpSession::new(client, server, 1, 2);
+    let mut second = TcpSession::new(client, server, 100, 200);
+    let mut segs = first.handshake();
+    segs.push(first.rst(true));
+    segs.extend(second.handshake());
+    segs.push(second.rst(true));
+    let late = second.data(true, b"late");
+    segs.push(late.clone());
+    feed(&mut t, &segs, 0, &mut out);
+    // Right after close 1 the late segment is stray.
+    assert_eq!(
+        out,
+        vec![
+            Ev::Open(0, false),
+            Ev::Closed(0, CloseReason::Rst),
+            Ev::Open(1, false),
+            Ev::Closed(1, CloseReason::Rst),
+        ]
+    );
+    assert_eq!(t.counters().stray, 1);
+    // Close 2 (another 5-tuple) pushes close 0 out of the window: that ends the tombstone
+    // set by close 1 too, though close 1 is still in the window.
+    let mut other = TcpSession::new("10.0.0.3:50001".parse().unwrap(), server, 5, 6);
+    let mut segs = other.handshake();
+    segs.push(other.rst(false));
+    feed(&mut t, &segs, 10, &mut out);
+    feed(&mut t, &[late], 20, &mut out);
+    assert_eq!(
+        out[4..],
+        [
+            Ev::Open(2, false),
+            Ev::Closed(2, CloseReason::Rst),
+            Ev::Open(3, true),
+            Ev::Data(3, S, b"late".to_vec()),
+        ]
+    );
+    assert_eq!(t.counters().stray, 1);
+}
+
 #[test]
 fn connection_cap_evicts_the_least_recently_active() {
     let cfg = FlowConfig {

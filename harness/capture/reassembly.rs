@@ -972,7 +972,9 @@ impl FlowTable {
     fn first_in_window(next_close: &[u64], window: u64, first: u64, m: u64) -> u64 {
         let mut f = first;
         while f.saturating_add(window) <= m {
-            let next = ring_index(f, window).and_then(|i| next_close.get(i)).copied();
+            let next = ring_index(f, window)
+                .and_then(|i| next_close.get(i))
+                .copied();
             match next {
                 Some(n) if n != NO_CLOSE && n > f && n < m => f = n,
                 _ => return m,
