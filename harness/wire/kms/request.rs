@@ -359,8 +359,11 @@ impl DecodedRequest {
                 let cipher = protocol.cipher();
                 // DIV = D_K(IV) rides along with the CBC blocks (15 blocks leave a free slot).
                 let div = cbc_decrypt_and_iv(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?;
-                let base_raw: [u8; BASE_REQUEST_LEN] = take(&plain, 0, "kms.request.base")?;
-                let pad = take(&plain, BASE_REQUEST_LEN, "kms.request.padding")?;
+                // 240 = 236 + 4: both pieces are fixed-size parts of the decrypted array.
+                let (base_raw, pad) = plain.split_first_chunk::<BASE_REQUEST_LEN>().map_or(
+                    ([0; BASE_REQUEST_LEN], [0; 4]),
+                    |(b, p)| (*b, p.try_into().unwrap_or([0; 4])),
+                );
                 Ok(Self {
                     protocol,
                     base: BaseRequest::from_bytes(&base_raw),
