@@ -14,7 +14,7 @@ pub use hmac_key::{
     hmac_sha256_tail, v6_hmac_key, v6_hmac_tail_cached, v6_time_slot, V6HmacKey, HMAC_C1, HMAC_C2,
     HMAC_C3,
 };
-pub use v4_mac::v4_mac;
+pub use v4_mac::{v4_mac, v4_mac_matches};
 
 /// One 128-bit cipher block.
 pub type Block16 = [u8; 16];
