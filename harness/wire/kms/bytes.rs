@@ -99,14 +99,18 @@ fn push_low_bytes(raw: &[u8], out: &mut Vec<u8>) {
     let mut chunks = raw.chunks_exact(16);
     for chunk in chunks.by_ref() {
         let Some(x) = word(chunk) else { break };
-        // Pack the even bytes: 16-bit lanes → pairs in 32-bit lanes → quads in 64-bit lanes.
-        let y = x & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
-        let y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
-        let y = (y | (y >> 16)) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
-        let y = (y | (y >> 32)) as u64;
-        out.extend_from_slice(&y.to_le_bytes());
+        out.extend_from_slice(&low_bytes8(x));
     }
     out.extend(chunks.remainder().chunks_exact(2).map(|c| c[0]));
+}
+
+/// The low bytes of the eight 16-bit lanes of `x`, in order.
+fn low_bytes8(x: u128) -> [u8; 8] {
+    // Pack the even bytes: 16-bit lanes → pairs in 32-bit lanes → quads in 64-bit lanes.
+    let y = x & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
+    let y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
+    let y = (y | (y >> 16)) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
+    ((y | (y >> 32)) as u64).to_le_bytes()
 }
 
 /// UTF-16LE `raw` up to the first NUL unit (or its end) as text, unpaired surrogates replaced
@@ -145,7 +149,16 @@ pub(crate) fn utf16le_ascii<'b>(raw: &[u8], buf: &'b mut [u8]) -> Option<&'b str
         return None;
     }
     let out = buf.get_mut(..n)?;
-    for (o, c) in out.iter_mut().zip(raw.chunks_exact(2)) {
+    let mut outs = out.chunks_exact_mut(8);
+    for (o, chunk) in outs.by_ref().zip(raw.chunks_exact(16)) {
+        if let Some(x) = word(chunk) {
+            o.copy_from_slice(&low_bytes8(x));
+        }
+    }
+    // The units after the whole words copied (not `chunks_exact`'s remainder: `raw` can be
+    // longer than the `n` units).
+    let tail = raw.get(n / 8 * 16..).unwrap_or_default();
+    for (o, c) in outs.into_remainder().iter_mut().zip(tail.chunks_exact(2)) {
         *o = c[0];
     }
     std::str::from_utf8(out).ok()
