@@ -175,7 +175,7 @@ impl KmsCipher {
         )
     }
 
-    /// Decrypts [`PAR_BLOCKS`] independent blocks in place, pipelining them through the rounds
+    /// Decrypts eight (`PAR_BLOCKS`) independent blocks in place, pipelining them through the rounds
     /// (CBC decryption of a long message is parallel). Same result as
     /// [`KmsCipher::decrypt_block`] on each block.
     pub fn decrypt_blocks8(&self, blocks: &mut [Block16; PAR_BLOCKS]) {
