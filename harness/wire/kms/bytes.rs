@@ -74,19 +74,43 @@ fn ascii_run(raw: &[u8]) -> (usize, bool) {
     (n, true)
 }
 
+/// Index of the first NUL unit of UTF-16LE `raw` (an odd trailing byte is ignored), found
+/// eight units at a time.
+pub(crate) fn first_nul_unit(raw: &[u8]) -> Option<usize> {
+    let mut n = 0;
+    for chunk in raw.chunks_exact(16) {
+        let Some(x) = word(chunk) else { break };
+        // A lane's low 15 bits plus 0x7FFF set its top bit exactly when they are non-zero
+        // (no carry leaves a lane); with the lane's own top bit, that marks non-zero lanes.
+        if ((x & LANES_7FFF).wrapping_add(LANES_7FFF) | x) & LANES_TOP != LANES_TOP {
+            break;
+        }
+        n += 8;
+    }
+    raw.get(2 * n..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .position(|c| c == [0, 0])
+        .map(|p| n + p)
+}
+
 /// The low bytes of the UTF-16LE units in `raw`, appended to `out` (8 at a time).
 fn push_low_bytes(raw: &[u8], out: &mut Vec<u8>) {
     let mut chunks = raw.chunks_exact(16);
     for chunk in chunks.by_ref() {
         let Some(x) = word(chunk) else { break };
-        // Pack the even bytes: 16-bit lanes → pairs in 32-bit lanes → quads in 64-bit lanes.
-        let y = x & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
-        let y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
-        let y = (y | (y >> 16)) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
-        let y = (y | (y >> 32)) as u64;
-        out.extend_from_slice(&y.to_le_bytes());
+        out.extend_from_slice(&low_bytes8(x));
     }
     out.extend(chunks.remainder().chunks_exact(2).map(|c| c[0]));
+}
+
+/// The low bytes of the eight 16-bit lanes of `x`, in order.
+fn low_bytes8(x: u128) -> [u8; 8] {
+    // Pack the even bytes: 16-bit lanes → pairs in 32-bit lanes → quads in 64-bit lanes.
+    let y = x & 0x00FF_00FF_00FF_00FF_00FF_00FF_00FF_00FF;
+    let y = (y | (y >> 8)) & 0x0000_FFFF_0000_FFFF_0000_FFFF_0000_FFFF;
+    let y = (y | (y >> 16)) & 0x0000_0000_FFFF_FFFF_0000_0000_FFFF_FFFF;
+    ((y | (y >> 32)) as u64).to_le_bytes()
 }
 
 /// UTF-16LE `raw` up to the first NUL unit (or its end) as text, unpaired surrogates replaced
@@ -125,7 +149,16 @@ pub(crate) fn utf16le_ascii<'b>(raw: &[u8], buf: &'b mut [u8]) -> Option<&'b str
         return None;
     }
     let out = buf.get_mut(..n)?;
-    for (o, c) in out.iter_mut().zip(raw.chunks_exact(2)) {
+    let mut outs = out.chunks_exact_mut(8);
+    for (o, chunk) in outs.by_ref().zip(raw.chunks_exact(16)) {
+        if let Some(x) = word(chunk) {
+            o.copy_from_slice(&low_bytes8(x));
+        }
+    }
+    // The units after the whole words copied (not `chunks_exact`'s remainder: `raw` can be
+    // longer than the `n` units).
+    let tail = raw.get(n / 8 * 16..).unwrap_or_default();
+    for (o, c) in outs.into_remainder().iter_mut().zip(tail.chunks_exact(2)) {
         *o = c[0];
     }
     std::str::from_utf8(out).ok()
@@ -133,7 +166,28 @@ pub(crate) fn utf16le_ascii<'b>(raw: &[u8], buf: &'b mut [u8]) -> Option<&'b str
 
 #[cfg(test)]
 mod utf16_tests {
-    use super::{utf16le_ascii, utf16le_text};
+    use super::{first_nul_unit, utf16le_ascii, utf16le_text};
+
+    #[test]
+    fn first_nul_unit_matches_unit_by_unit() {
+        // A NUL at every position of runs around the word size, in lanes next to 0x8000, 0x0001
+        // and 0x0100 units (borrow/carry neighbours), and odd trailing bytes.
+        for len in 0..40usize {
+            for fill in [0x0001u16, 0x0100, 0x8000, 0xFFFF, 0x0041] {
+                for nul in (0..=len).map(Some).chain([None]) {
+                    let mut units = vec![fill; len];
+                    if let Some(i) = nul.filter(|&i| i < len) {
+                        units[i] = 0;
+                    }
+                    let mut raw: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+                    let want = raw.chunks_exact(2).position(|c| c == [0, 0]);
+                    assert_eq!(first_nul_unit(&raw), want, "{len} {fill:x} {nul:?}");
+                    raw.push(0);
+                    assert_eq!(first_nul_unit(&raw), want, "{len} {fill:x} {nul:?} odd");
+                }
+            }
+        }
+    }
 
     fn le(units: &[u16]) -> Vec<u8> {
         units.iter().flat_map(|u| u.to_le_bytes()).collect()

@@ -169,6 +169,33 @@ impl<'a> Iterator for DashParts<'a> {
     }
 }
 
+/// Byte length of the fixed-width ePID head `PPPPP-GGGGG-KKK-KKKKKK-CC-`.
+const HEAD_LEN: usize = 26;
+/// Number of parts in that head.
+const HEAD_PARTS: usize = 5;
+
+/// The five values of the fixed-width head when the first [`HEAD_LEN`] bytes of `text` are
+/// exactly `ddddd-ddddd-ddd-dddddd-dd-` (ASCII digits `d`): the same values the general part
+/// loop reads from them.
+fn fixed_head(text: &[u8]) -> Option<[u32; HEAD_PARTS]> {
+    let head: &[u8; HEAD_LEN] = text.get(..HEAD_LEN)?.try_into().ok()?;
+    // (start, digit count) of each part; a dash follows each one.
+    const LAYOUT: [(usize, usize); HEAD_PARTS] = [(0, 5), (6, 5), (12, 3), (16, 6), (23, 2)];
+    let mut ok = true;
+    let mut out = [0u32; HEAD_PARTS];
+    for (value, &(start, n)) in out.iter_mut().zip(&LAYOUT) {
+        let mut v = 0u32;
+        for &b in head.iter().skip(start).take(n) {
+            let d = b.wrapping_sub(b'0');
+            ok &= d <= 9;
+            v = v.wrapping_mul(10).wrapping_add(u32::from(d));
+        }
+        ok &= head.get(start + n) == Some(&b'-');
+        *value = v;
+    }
+    ok.then_some(out)
+}
+
 fn is_leap(year: u16) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -187,9 +214,21 @@ impl Epid {
             ("date", 7, 7),
         ];
         let mut values = [0u32; 8];
-        let mut offset = 0usize;
-        let mut split = DashParts { rest: Some(text) };
-        for (i, (name, min, max)) in PARTS.iter().enumerate() {
+        // The fixed-width head `PPPPP-GGGGG-KKK-KKKKKK-CC-` of a well-formed ePID is checked
+        // and converted in one pass; when it matches, the general loop starts at the LCID
+        // with the same offset it would have reached (any other text takes the general path,
+        // which finds the error).
+        let (first, mut offset) = match fixed_head(text.as_bytes()) {
+            Some(head) => {
+                values[..HEAD_PARTS].copy_from_slice(&head);
+                (HEAD_PARTS, HEAD_LEN)
+            }
+            None => (0, 0),
+        };
+        let mut split = DashParts {
+            rest: text.get(offset..),
+        };
+        for (i, (name, min, max)) in PARTS.iter().enumerate().skip(first) {
             let err = EpidSyntaxError { part: name, offset };
             let part = split.next().ok_or(err)?;
             values[i] = if *name == "build" {

@@ -4,7 +4,7 @@
 use uuid::Uuid;
 
 use super::bytes::take;
-use super::crypto::{cbc_decrypt_and_iv, cbc_encrypt, v4_mac, Block16};
+use super::crypto::{cbc_decrypt_and_iv, cbc_encrypt, v4_mac, v4_mac_matches, Block16};
 use super::version::{Protocol, ProtocolVersion};
 use crate::wire::guid::{guid_from_wire, guid_to_wire};
 use crate::wire::{FileTime, WireError, WireResult};
@@ -359,8 +359,12 @@ impl DecodedRequest {
                 let cipher = protocol.cipher();
                 // DIV = D_K(IV) rides along with the CBC blocks (15 blocks leave a free slot).
                 let div = cbc_decrypt_and_iv(cipher, &iv, &mut plain).map_err(|e| e.shifted(20))?;
-                let base_raw: [u8; BASE_REQUEST_LEN] = take(&plain, 0, "kms.request.base")?;
-                let pad = take(&plain, BASE_REQUEST_LEN, "kms.request.padding")?;
+                // 240 = 236 + 4: both pieces are fixed-size parts of the decrypted array.
+                let (base_raw, pad) = plain
+                    .split_first_chunk::<BASE_REQUEST_LEN>()
+                    .map_or(([0; BASE_REQUEST_LEN], [0; 4]), |(b, p)| {
+                        (*b, p.try_into().unwrap_or([0; 4]))
+                    });
                 Ok(Self {
                     protocol,
                     base: BaseRequest::from_bytes(&base_raw),
@@ -403,7 +407,7 @@ impl DecodedRequest {
     /// V4: whether the received MAC equals V4-MAC(base). `None` for V5/V6.
     pub fn v4_mac_valid(&self) -> Option<bool> {
         match self.envelope {
-            RequestEnvelope::V4 { mac } => Some(mac == v4_mac(&self.base_raw)),
+            RequestEnvelope::V4 { mac } => Some(v4_mac_matches(&self.base_raw, &mac)),
             RequestEnvelope::Encrypted { .. } => None,
         }
     }

@@ -142,14 +142,17 @@ impl BaseResponse {
         if !(4..=MAX_PID_SIZE).contains(&self.pid_size) {
             return Some(PidSizeIssue::OutOfBounds);
         }
-        let mut units = self
+        let even = self.epid_raw.len() & !1;
+        match self
             .epid_raw
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]));
-        if units.next_back() != Some(0) {
-            return Some(PidSizeIssue::NotTerminated);
+            .get(..even)
+            .and_then(|u| u.split_last_chunk::<2>())
+        {
+            Some((body, [0, 0])) => {
+                super::bytes::first_nul_unit(body).map(PidSizeIssue::EmbeddedNul)
+            }
+            _ => Some(PidSizeIssue::NotTerminated),
         }
-        units.position(|u| u == 0).map(PidSizeIssue::EmbeddedNul)
     }
 }
 
@@ -445,4 +448,62 @@ pub fn encode_response(
     out.extend_from_slice(&iv);
     out.extend_from_slice(&plain);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The unit-by-unit form of [`BaseResponse::pid_size_issue`], as the reference.
+    fn reference(b: &BaseResponse) -> Option<PidSizeIssue> {
+        if b.pid_size % 2 != 0 {
+            return Some(PidSizeIssue::Odd);
+        }
+        if !(4..=MAX_PID_SIZE).contains(&b.pid_size) {
+            return Some(PidSizeIssue::OutOfBounds);
+        }
+        let mut units = b
+            .epid_raw
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        if units.next_back() != Some(0) {
+            return Some(PidSizeIssue::NotTerminated);
+        }
+        units.position(|u| u == 0).map(PidSizeIssue::EmbeddedNul)
+    }
+
+    #[test]
+    fn pid_size_issue_matches_reference() {
+        let mut b = BaseResponse::new(
+            ProtocolVersion::V6,
+            "03612-00206-566-781232-03-1033-26100.0000-0012025",
+            Uuid::nil(),
+            FileTime(0),
+            0,
+            0,
+            0,
+        );
+        let good = b.epid_raw.clone();
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..good.len() + 3 {
+            for zero_at in (0..len).map(Some).chain([None]) {
+                let mut raw: Vec<u8> = good.iter().copied().cycle().take(len).collect();
+                if let Some(i) = zero_at {
+                    raw[i] = 0;
+                    if let Some(x) = raw.get_mut(i ^ 1) {
+                        *x = 0;
+                    }
+                }
+                for pid_size in [len as u32, 4, 98, 7, 200] {
+                    b.epid_raw = raw.clone();
+                    b.pid_size = pid_size;
+                    let want = reference(&b);
+                    assert_eq!(b.pid_size_issue(), want, "{raw:?} {pid_size}");
+                    seen.insert(format!("{want:?}").chars().take(7).collect::<String>());
+                }
+            }
+        }
+        // Every kind of answer was exercised.
+        assert_eq!(seen.len(), 5, "{seen:?}");
+    }
 }

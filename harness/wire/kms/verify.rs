@@ -398,12 +398,20 @@ fn verify_with(
     let div = request_div(request, protocol);
     match &response.body {
         ResponseBody::V4 { mac } => {
-            let expected = super::crypto::v4_mac(&response.authenticated);
+            // Checked by the two half-chains in lockstep; the full MAC is only computed when
+            // it differs (a matching MAC is its own expected value).
+            let passed = super::crypto::v4_mac_matches(&response.authenticated, mac);
             c.push(
                 CheckName::V4Mac,
-                *mac == expected,
+                passed,
                 || hex(mac),
-                || hex(&expected),
+                || {
+                    if passed {
+                        hex(mac)
+                    } else {
+                        hex(&super::crypto::v4_mac(&response.authenticated))
+                    }
+                },
             );
         }
         ResponseBody::V5 {
@@ -517,5 +525,87 @@ fn push_hash(c: &mut Checks, div: Option<[u8; 16]>, random_xor: &[u8; 16], hash:
             || hex(hash),
             || "not evaluable: V4 request has no IV".into(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::crypto::v4_mac;
+    use super::super::request::{encode_request, BaseRequest, LicenseStatus, RequestParams};
+    use super::super::response::{encode_response, BaseResponse, ResponseParams};
+    use super::super::version::ProtocolVersion;
+    use super::*;
+    use crate::wire::FileTime;
+    use uuid::Uuid;
+
+    /// A V4 request and a conforming V4 response to it.
+    fn v4_pair() -> (DecodedRequest, Vec<u8>) {
+        let base = BaseRequest {
+            version: ProtocolVersion::V4,
+            is_vm_raw: 0,
+            license_status: LicenseStatus::OobGrace,
+            grace_minutes: 43200,
+            application_id: Uuid::from_u128(1),
+            sku_id: Uuid::from_u128(2),
+            kms_counted_id: Uuid::from_u128(3),
+            cmid: Uuid::from_u128(4),
+            required_client_count: 25,
+            request_time: FileTime(133_485_408_000_000_000),
+            previous_cmid: Uuid::nil(),
+            workstation_raw: BaseRequest::workstation_field("ws").unwrap(),
+        };
+        let msg = encode_request(&base, &RequestParams::v4()).unwrap();
+        let req = DecodedRequest::parse(&msg).unwrap();
+        let rb = BaseResponse::new(
+            ProtocolVersion::V4,
+            "06401-00206-471-111111-03-1033-9600.0000-3622014",
+            base.cmid,
+            base.request_time,
+            50,
+            120,
+            10080,
+        );
+        let params = ResponseParams {
+            outer_version: ProtocolVersion::V4,
+            random: [0; 16],
+            response_iv: [0; 16],
+            hwid: [0; 8],
+        };
+        let resp = encode_response(&req, &rb, &params).unwrap();
+        (req, resp)
+    }
+
+    #[test]
+    fn v4_mac_check_texts() {
+        let (req, good) = v4_pair();
+        let parsed = DecodedResponse::parse(&good).unwrap();
+        let true_mac = v4_mac(&parsed.authenticated);
+        let all = verify_parsed(&req, Ok(&parsed));
+        let check = all.get(CheckName::V4Mac).unwrap();
+        assert!(check.passed);
+        assert_eq!(check.observed, hex(&true_mac));
+        assert_eq!(check.expected, hex(&true_mac));
+        let brief = verify_parsed_failures(&req, Ok(&parsed));
+        assert!(brief.all_passed());
+        assert_eq!(brief.get(CheckName::V4Mac).unwrap().expected, "");
+
+        // A wrong MAC byte: failed, the received MAC observed, the right one expected.
+        let mut bad = good.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 0x5a;
+        let parsed = DecodedResponse::parse(&bad).unwrap();
+        let ResponseBody::V4 { mac } = parsed.body else {
+            panic!("V4 body expected");
+        };
+        for v in [
+            verify_parsed(&req, Ok(&parsed)),
+            verify_parsed_failures(&req, Ok(&parsed)),
+        ] {
+            let check = v.get(CheckName::V4Mac).unwrap();
+            assert!(!check.passed);
+            assert_eq!(check.observed, hex(&mac));
+            assert_eq!(check.expected, hex(&true_mac));
+            assert_ne!(check.observed, check.expected);
+        }
     }
 }

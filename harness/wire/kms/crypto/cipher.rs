@@ -148,7 +148,34 @@ impl KmsCipher {
         super::xor16(&state.into(), &self.enc[0])
     }
 
-    /// Decrypts [`PAR_BLOCKS`] independent blocks in place, pipelining them through the rounds
+    /// Encrypts `e` and decrypts `d`, two independent blocks, with their rounds interleaved so
+    /// the two latency-bound chains of round calls overlap. Same results as
+    /// [`KmsCipher::encrypt_block`] of `e` and [`KmsCipher::decrypt_block`] of `d`.
+    pub fn encrypt_decrypt_pair(&self, e: &Block16, d: &Block16) -> (Block16, Block16) {
+        if self.standard.is_some() {
+            return (self.encrypt_block(e), self.decrypt_block(d));
+        }
+        let last = &self.enc[self.rounds];
+        let mut se = Block::from(super::xor16(e, &self.enc[0]));
+        let mut sd = Block::from(super::xor16(d, last));
+        let enc_keys = self.enc.iter().take(self.rounds).skip(1);
+        let dec_keys = self.dec.iter().take(self.rounds).skip(1).rev();
+        for (ek, dk) in enc_keys.zip(dec_keys) {
+            cipher_round(&mut se, &Block::from(*ek));
+            equiv_inv_cipher_round(&mut sd, &Block::from(*dk));
+        }
+        // Final rounds, as in `encrypt_block` and `decrypt_block`.
+        cipher_round(&mut se, &Block::default());
+        equiv_inv_cipher_round(&mut sd, &Block::default());
+        inv_mix_columns(&mut se);
+        mix_columns(&mut sd);
+        (
+            super::xor16(&se.into(), last),
+            super::xor16(&sd.into(), &self.enc[0]),
+        )
+    }
+
+    /// Decrypts eight (`PAR_BLOCKS`) independent blocks in place, pipelining them through the rounds
     /// (CBC decryption of a long message is parallel). Same result as
     /// [`KmsCipher::decrypt_block`] on each block.
     pub fn decrypt_blocks8(&self, blocks: &mut [Block16; PAR_BLOCKS]) {
@@ -305,6 +332,28 @@ mod tests {
         rounds_only.decrypt_blocks8(&mut want);
         v5.decrypt_blocks8(&mut blocks);
         assert_eq!(blocks, want);
+    }
+
+    #[test]
+    fn encrypt_decrypt_pair_matches_single_blocks() {
+        let rounds_only = KmsCipher::from_expanded(&expand_key(&V5_KEY, 10), 10);
+        for c in [
+            KmsCipher::v4(),
+            KmsCipher::v5(),
+            KmsCipher::v6(),
+            &rounds_only,
+        ] {
+            for i in 0..8u8 {
+                let e: Block16 =
+                    core::array::from_fn(|j| i.wrapping_mul(37) ^ (j as u8).wrapping_mul(11));
+                let d: Block16 =
+                    core::array::from_fn(|j| i.wrapping_add((j as u8).wrapping_mul(29)));
+                let (pe, pd) = c.encrypt_decrypt_pair(&e, &d);
+                assert_eq!(pe, c.encrypt_block(&e), "{c:?} {i}");
+                assert_eq!(pd, c.decrypt_block(&d), "{c:?} {i}");
+                assert_eq!(c.decrypt_block(&pe), e);
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! KMS cryptography (spec §3): the three block-cipher variants, the V4 CBC-MAC, CBC with
 //! PKCS#7 for V5/V6 messages, SHA-256 and the V6 time-slot HMAC. Pure functions; the expanded
 //! keys are constants computed once, and keyed V6 HMAC states are kept in a small per-thread
-//! cache that only saves work (results never depend on it).
+//! cache that only saves work (results never depend on it). A received V4 MAC is checked by
+//! [`v4_mac_matches`], which runs the CBC-MAC chain forward from the start and backward from
+//! the MAC in lockstep (two independent chains of round calls overlap in the CPU).
 
 mod cbc;
 mod cipher;
@@ -14,7 +16,7 @@ pub use hmac_key::{
     hmac_sha256_tail, v6_hmac_key, v6_hmac_tail_cached, v6_time_slot, V6HmacKey, HMAC_C1, HMAC_C2,
     HMAC_C3,
 };
-pub use v4_mac::v4_mac;
+pub use v4_mac::{v4_mac, v4_mac_matches};
 
 /// One 128-bit cipher block.
 pub type Block16 = [u8; 16];
