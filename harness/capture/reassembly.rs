@@ -605,7 +605,7 @@ const TOMBSTONE: usize = usize::MAX;
 const NO_CLOSE: u64 = u64::MAX;
 
 /// Fewest tombstoning closes between sweeps of expired tombstones out of the table.
-const MIN_SWEEP_EVERY: u64 = 1024;
+const MIN_SWEEP_EVERY: u64 = 64;
 
 /// A tracked connection with its key, as stored in the slab.
 struct Tracked {
@@ -620,9 +620,10 @@ fn ring_index(c: u64, window: u64) -> Option<usize> {
 }
 
 /// How many tombstoning closes go between sweeps of expired tombstones: the table then holds
-/// at most about `max_tombstones` + this many of them.
+/// at most about 1.25 × `max_tombstones` of them (few enough to keep the table the size the
+/// eager removal gave it), and each sweep is paid over many closes.
 fn window_sweep(max_tombstones: usize) -> u64 {
-    (max_tombstones as u64).max(MIN_SWEEP_EVERY)
+    (max_tombstones as u64 / 4).max(MIN_SWEEP_EVERY)
 }
 
 /// The flow table's hasher: foldhash, keyed with a per-process random seed, so a capture
