@@ -9,6 +9,8 @@
 //! when the stub decodes as a KMS request. Non-DCE/RPC connections off the KMS port are ignored
 //! quietly.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,8 +90,6 @@ struct Calls {
 }
 
 struct Conn {
-    /// Reassembly's id for it (checked on every event, so a stale slot is never used).
-    id: ConnId,
     framers: [PduFramer; 2],
     assoc: Association,
     calls: Calls,
@@ -485,18 +485,31 @@ impl Calls {
     }
 }
 
-/// How far past the end of [`Decoder`]'s connection table an [`Event::Opened`] slot may be.
-const MAX_SLOT_JUMP: usize = 4096;
+/// Hasher for connection ids: they are small sequential numbers assigned by reassembly (not
+/// taken from the capture), so a multiplicative mix is enough and much cheaper than SipHash.
+#[derive(Default)]
+struct ConnIdHasher(u64);
+
+impl Hasher for ConnIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
 
 /// Sans-I/O decoder: reassembly events in, records out.
 pub struct Decoder {
     name: Arc<str>,
     kms_port: u16,
     keep_raw: bool,
-    /// Open connections by reassembly slot ([`Event::Opened`]'s `slot`): one array access per
-    /// event. Slots are reused after a close, so this never outgrows the most connections
-    /// open at once.
-    conns: Vec<Option<Conn>>,
+    conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
     sum: SummaryRecord,
     /// The last server address and its text (most connections go to one server).
     last_server: Option<(SocketAddr, Arc<str>)>,
@@ -563,7 +576,7 @@ impl Decoder {
             name: Arc::from(name),
             kms_port,
             keep_raw: true,
-            conns: Vec::new(),
+            conns: HashMap::default(),
             sum: SummaryRecord {
                 capture: Arc::from(name),
                 ..Default::default()
@@ -589,51 +602,41 @@ impl Decoder {
         match ev {
             Event::Opened {
                 conn,
-                slot,
                 client,
                 server,
                 client_guessed,
                 ..
             } => {
                 let kms_port = server.port() == self.kms_port || client.port() == self.kms_port;
-                let c = Conn {
-                    id: conn,
-                    framers: [
-                        PduFramer::new(client_guessed),
-                        PduFramer::new(client_guessed),
-                    ],
-                    assoc: Association::new(),
-                    calls: Calls {
-                        flow: flow_of(client, server, &mut self.last_server),
-                        kms_port,
-                        seen_pdu: false,
-                        ignored: false,
-                        kms: false,
-                        pending: Vec::new(),
-                        orphans: Vec::new(),
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        framers: [
+                            PduFramer::new(client_guessed),
+                            PduFramer::new(client_guessed),
+                        ],
+                        assoc: Association::new(),
+                        calls: Calls {
+                            flow: flow_of(client, server, &mut self.last_server),
+                            kms_port,
+                            seen_pdu: false,
+                            ignored: false,
+                            kms: false,
+                            pending: Vec::new(),
+                            orphans: Vec::new(),
+                        },
                     },
-                };
-                // Reassembly hands out slots densely (a new one is the next past the end), so
-                // a slot far beyond the table is not one of its: ignored rather than growing
-                // the table without bound.
-                let len = self.conns.len();
-                if slot >= len && slot - len <= MAX_SLOT_JUMP {
-                    self.conns.resize_with(slot + 1, || None);
-                }
-                if let Some(entry) = self.conns.get_mut(slot) {
-                    *entry = Some(c);
-                }
+                );
             }
             Event::Data {
                 conn,
-                slot,
                 dir,
                 offset,
                 bytes,
                 packet_index,
                 ..
             } => {
-                let Some(c) = open_conn(&mut self.conns, conn, slot) else {
+                let Some(c) = self.conns.get_mut(&conn) else {
                     return;
                 };
                 if c.calls.ignored {
@@ -644,7 +647,6 @@ impl Decoder {
                     framers,
                     assoc,
                     calls,
-                    ..
                 } = c;
                 let framer = &mut framers[dir_idx(dir)];
                 framer.push(offset, bytes, &mut |f| {
@@ -653,20 +655,18 @@ impl Decoder {
             }
             Event::Gap {
                 conn,
-                slot,
                 dir,
                 offset,
                 missing,
                 packet_index,
             } => {
-                let Some(c) = open_conn(&mut self.conns, conn, slot) else {
+                let Some(c) = self.conns.get_mut(&conn) else {
                     return;
                 };
                 let Conn {
                     framers,
                     assoc,
                     calls,
-                    ..
                 } = c;
                 let side = side_of(dir);
                 framers[dir_idx(dir)].gap(offset, missing, &mut |f| {
@@ -685,16 +685,9 @@ impl Decoder {
             }
             Event::Overflow { .. } => {}
             Event::Closed {
-                conn,
-                slot,
-                packet_index,
-                ..
+                conn, packet_index, ..
             } => {
-                let Some(mut c) = self
-                    .conns
-                    .get_mut(slot)
-                    .and_then(|e| e.take_if(|c| c.id == conn))
-                else {
+                let Some(mut c) = self.conns.remove(&conn) else {
                     return;
                 };
                 Self::close(&mut c, packet_index, &mut out);
@@ -726,7 +719,6 @@ impl Decoder {
             framers,
             assoc,
             calls,
-            ..
         } = c;
         if !calls.ignored {
             for (i, side) in [Side::Client, Side::Server].into_iter().enumerate() {
@@ -755,12 +747,7 @@ impl Decoder {
     /// End of input: closes what is still open and returns the totals (without emitting the
     /// summary record; [`decode_capture`] does).
     pub fn finish<F: FnMut(&Record)>(&mut self, emit: &mut F) -> SummaryRecord {
-        let mut ids: Vec<(ConnId, usize)> = self
-            .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, c)| c.as_ref().map(|c| (c.id, slot)))
-            .collect();
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         let mut out = Out {
             name: &self.name,
@@ -768,8 +755,8 @@ impl Decoder {
             sum: &mut self.sum,
             emit,
         };
-        for (_, slot) in ids {
-            if let Some(mut c) = self.conns.get_mut(slot).and_then(Option::take) {
+        for id in ids {
+            if let Some(mut c) = self.conns.remove(&id) {
                 Self::close(&mut c, 0, &mut out);
             }
         }
@@ -814,14 +801,6 @@ impl Decoder {
             message: e.to_string(),
         }));
     }
-}
-
-/// The open connection `conn` at `slot` of `conns`, if that is where it is.
-fn open_conn(conns: &mut [Option<Conn>], conn: ConnId, slot: usize) -> Option<&mut Conn> {
-    conns
-        .get_mut(slot)
-        .and_then(Option::as_mut)
-        .filter(|c| c.id == conn)
 }
 
 fn side_of(d: Direction) -> Side {

@@ -89,10 +89,6 @@ pub enum Event<'a> {
     Opened {
         /// Its id.
         conn: ConnId,
-        /// Index of the connection's state in reassembly's slab: fixed while it is open,
-        /// reused after `Closed`, always below the most connections tracked at once. Lets a
-        /// consumer keep per-connection state in an array instead of a map keyed by `conn`.
-        slot: usize,
         /// Client side (SYN sender when seen).
         client: SocketAddr,
         /// Server side.
@@ -108,8 +104,6 @@ pub enum Event<'a> {
     Data {
         /// Connection.
         conn: ConnId,
-        /// As in [`Event::Opened`].
-        slot: usize,
         /// Direction.
         dir: Direction,
         /// Stream offset of `bytes[0]` (bytes and gaps before it in this direction).
@@ -125,8 +119,6 @@ pub enum Event<'a> {
     Gap {
         /// Connection.
         conn: ConnId,
-        /// As in [`Event::Opened`].
-        slot: usize,
         /// Direction.
         dir: Direction,
         /// Stream offset where the hole starts.
@@ -140,8 +132,6 @@ pub enum Event<'a> {
     Overflow {
         /// Connection.
         conn: ConnId,
-        /// As in [`Event::Opened`].
-        slot: usize,
         /// Direction.
         dir: Direction,
         /// Bytes buffered when the cap was hit.
@@ -153,8 +143,6 @@ pub enum Event<'a> {
     Closed {
         /// Connection.
         conn: ConnId,
-        /// As in [`Event::Opened`].
-        slot: usize,
         /// Why.
         reason: CloseReason,
         /// Packet being processed.
@@ -300,7 +288,6 @@ struct Half {
 #[derive(Clone, Copy)]
 struct Ctx {
     conn: ConnId,
-    slot: usize,
     dir: Direction,
     packet_index: u64,
     timestamp_ns: u64,
@@ -332,7 +319,6 @@ impl Half {
         c.bytes += bytes.len() as u64;
         emit(Event::Data {
             conn: ctx.conn,
-            slot: ctx.slot,
             dir: ctx.dir,
             offset: self.next,
             bytes,
@@ -351,7 +337,6 @@ impl Half {
         c.gap_bytes += missing;
         emit(Event::Gap {
             conn: ctx.conn,
-            slot: ctx.slot,
             dir: ctx.dir,
             offset: self.next,
             missing,
@@ -493,7 +478,6 @@ impl Half {
             c.overflows += 1;
             emit(Event::Overflow {
                 conn: ctx.conn,
-                slot: ctx.slot,
                 dir: ctx.dir,
                 buffered: self.buffered,
                 packet_index: ctx.packet_index,
@@ -526,8 +510,6 @@ impl Half {
 
 struct Conn {
     id: ConnId,
-    /// Its index in [`FlowTable::conns`].
-    slot: usize,
     /// The client is the key's `lo` endpoint.
     client_is_lo: bool,
     halves: [Half; 2],
@@ -559,7 +541,6 @@ impl Conn {
         };
         let ctx = Ctx {
             conn: self.id,
-            slot: self.slot,
             dir,
             packet_index,
             timestamp_ns,
@@ -834,17 +815,9 @@ impl FlowTable {
         let id = self.next_id;
         self.next_id += 1;
         self.counters.connections += 1;
-        let index = match self.free.pop() {
-            Some(i) => i,
-            None => {
-                self.conns.push(None);
-                self.conns.len() - 1
-            }
-        };
         self.live += 1;
         emit(Event::Opened {
             conn: id,
-            slot: index,
             client,
             server,
             client_guessed,
@@ -856,12 +829,18 @@ impl FlowTable {
             hash,
             conn: Conn {
                 id,
-                slot: index,
                 client_is_lo,
                 halves: [Half::default(), Half::default()],
                 last_ns: timestamp_ns,
                 last_packet: packet_index,
             },
+        };
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
         };
         match self.slots.entry(hash, |s| s.key == key, |s: &Slot| s.hash) {
             Entry::Occupied(mut e) => e.get_mut().conn = index,
@@ -937,7 +916,6 @@ impl FlowTable {
         for dir in [Direction::ToServer, Direction::ToClient] {
             let ctx = Ctx {
                 conn: conn.id,
-                slot: index,
                 dir,
                 packet_index,
                 timestamp_ns: conn.last_ns,
@@ -946,7 +924,6 @@ impl FlowTable {
         }
         emit(Event::Closed {
             conn: conn.id,
-            slot: index,
             reason,
             packet_index,
         });
