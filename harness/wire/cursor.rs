@@ -106,3 +106,56 @@ impl<'a> Reader<'a> {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::WireErrorKind;
+
+    #[test]
+    fn reads_little_endian_fields_in_order() {
+        let buf = [1u8, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+        let mut r = Reader::at(&buf, 0);
+        assert_eq!(r.u8("a").unwrap(), 1);
+        assert_eq!(r.u16("b").unwrap(), 0x0302);
+        assert_eq!(r.u32("c").unwrap(), 0x0706_0504);
+        assert_eq!(r.u64("d").unwrap(), 0x0f0e_0d0c_0b0a_0908);
+        assert_eq!((r.pos(), r.remaining()), (15, 0));
+        assert!(r.rest().is_empty());
+    }
+
+    #[test]
+    fn refusals_name_field_offset_needed_and_available() {
+        let buf = [0u8; 6];
+        let mut r = Reader::at(&buf, 3);
+        let e = r.u32("x.word").unwrap_err();
+        assert_eq!(e, WireError::truncated("x.word", 3, 4, 3));
+        // A refusal consumes nothing.
+        assert_eq!(r.pos(), 3);
+        let e = r.take(7, "x.bytes").unwrap_err();
+        assert_eq!(
+            (e.field, e.offset, e.kind),
+            (
+                "x.bytes",
+                3,
+                WireErrorKind::Truncated {
+                    needed: 7,
+                    available: 3
+                }
+            )
+        );
+        assert_eq!(r.take(3, "x.bytes").unwrap(), &[0, 0, 0]);
+        assert_eq!(
+            r.u8("x.byte").unwrap_err(),
+            WireError::truncated("x.byte", 6, 1, 0)
+        );
+        // Past the end: nothing available, offset kept.
+        let mut r = Reader::at(&buf, 9);
+        assert_eq!(
+            r.guid("x.guid").unwrap_err(),
+            WireError::truncated("x.guid", 9, 16, 0)
+        );
+        assert_eq!(r.remaining(), 0);
+        assert!(r.rest().is_empty());
+    }
+}
