@@ -231,12 +231,7 @@ impl Header {
         let h: &[u8; HEADER_LEN] = bytes
             .get(..HEADER_LEN)
             .and_then(|s| s.try_into().ok())
-            .ok_or(WireError::truncated(
-                "rpc.header",
-                0,
-                HEADER_LEN,
-                bytes.len(),
-            ))?;
+            .ok_or_else(|| WireError::truncated("rpc.header", 0, HEADER_LEN, bytes.len()))?;
         Ok(Self {
             rpc_vers: h[0],
             rpc_vers_minor: h[1],
