@@ -80,3 +80,63 @@ fn encode_v6_response_with_stub(b: Bencher) {
         black_box(stub.len())
     });
 }
+
+/// A Windows-style bind (NDR32, NDR64 and BTFN contexts) and the bind_ack answering it.
+fn bind_and_ack() -> (Vec<u8>, Vec<u8>) {
+    use kmsspec::wire::rpc::{
+        btfn, Bind, BindAck, Common, ContextElement, ContextResult, ResultKind, KMS_INTERFACE,
+        NDR32, NDR64,
+    };
+    use std::borrow::Cow;
+    let bind = Pdu::Bind(
+        Common::new(2),
+        Bind::new(vec![
+            ContextElement::new(0, KMS_INTERFACE, NDR32),
+            ContextElement::new(1, KMS_INTERFACE, NDR64),
+            ContextElement::new(2, KMS_INTERFACE, btfn(3)),
+        ]),
+    );
+    let result = |result, reason, transfer_syntax| ContextResult {
+        result,
+        reason,
+        transfer_syntax,
+    };
+    let ack = Pdu::BindAck(
+        Common::new(2),
+        BindAck {
+            max_xmit_frag: 5840,
+            max_recv_frag: 5840,
+            assoc_group_id: 0x1234,
+            sec_addr: Cow::Borrowed(b"1688\0"),
+            pad: [0; 3],
+            reserved: [0; 3],
+            results: vec![
+                result(ResultKind::ProviderRejection, 2, NDR32),
+                result(ResultKind::Acceptance, 0, NDR64),
+                result(ResultKind::NegotiateAck, 3, NDR32),
+            ],
+            trailing: Cow::Borrowed(&[]),
+        },
+    );
+    (bind.encode(), ack.encode())
+}
+
+// A fixed sample size: with divan's automatic one the first, allocator-cold sample picks a
+// single iteration per sample and the timer's 20 ns precision dominates.
+#[divan::bench(sample_size = 1000)]
+fn parse_bind(b: Bencher) {
+    let (bind, _) = bind_and_ack();
+    b.bench(|| {
+        let pdu = Pdu::parse(black_box(&bind)).expect("parse");
+        black_box(pdu.call_id())
+    });
+}
+
+#[divan::bench(sample_size = 1000)]
+fn parse_bind_ack(b: Bencher) {
+    let (_, ack) = bind_and_ack();
+    b.bench(|| {
+        let pdu = Pdu::parse(black_box(&ack)).expect("parse");
+        black_box(pdu.call_id())
+    });
+}

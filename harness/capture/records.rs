@@ -185,7 +185,7 @@ pub struct RequestView {
     /// N policy.
     pub required_client_count: u32,
     /// Workstation name.
-    pub workstation: String,
+    pub workstation: FieldText,
     /// License status (raw value).
     pub license_status: u32,
     /// Grace minutes left.
@@ -212,7 +212,7 @@ impl RequestView {
             previous_cmid: GuidText::of(&b.previous_cmid),
             client_time: rfc3339(b.request_time),
             required_client_count: b.required_client_count,
-            workstation: b.workstation().text,
+            workstation: FieldText::of_utf16le(&b.workstation_raw),
             license_status: b.license_status.to_u32(),
             grace_minutes: b.grace_minutes,
             vm: b.is_vm(),
@@ -228,7 +228,7 @@ pub struct ResponseView {
     /// RPC return value as `0xXXXXXXXX`.
     pub hresult: HresultText,
     /// ePID text.
-    pub epid: Option<String>,
+    pub epid: Option<FieldText>,
     /// Echoed CMID.
     pub cmid: Option<GuidText>,
     /// Echoed time, RFC 3339 UTC.
@@ -401,7 +401,92 @@ impl<const N: usize> PartialEq<&str> for InlineText<N> {
     }
 }
 
+impl<const N: usize> PartialEq<String> for InlineText<N> {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
 impl<const N: usize> Serialize for InlineText<N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Text of a UTF-16LE message field (workstation name, ePID) up to its first NUL unit, as
+/// `String::from_utf16_lossy` reads it: ASCII text (the usual case) inline without
+/// allocation, anything else on the heap.
+#[derive(Clone, PartialEq, Eq)]
+pub enum FieldText {
+    /// All ASCII, at most 64 bytes (a 128-byte field holds at most 64 units).
+    Ascii(InlineText<64>),
+    /// Anything else.
+    Other(String),
+}
+
+impl FieldText {
+    /// The text of a UTF-16LE field.
+    pub fn of_utf16le(raw: &[u8]) -> Self {
+        let mut buf = [0u8; 64];
+        match crate::wire::kms::bytes::utf16le_ascii(raw, &mut buf).and_then(InlineText::new) {
+            Some(t) => FieldText::Ascii(t),
+            None => FieldText::Other(crate::wire::kms::bytes::utf16le_text(raw).0),
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            FieldText::Ascii(t) => t.as_str(),
+            FieldText::Other(s) => s,
+        }
+    }
+}
+
+impl Default for FieldText {
+    fn default() -> Self {
+        FieldText::Ascii(InlineText::default())
+    }
+}
+
+impl std::ops::Deref for FieldText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for FieldText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for FieldText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<str> for FieldText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for FieldText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for FieldText {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl Serialize for FieldText {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
     }
@@ -556,7 +641,7 @@ impl ResponseView {
         ResponseView {
             protocol: Some(version_text(r.outer_version)),
             hresult: hresult_inline(return_value),
-            epid: Some(b.epid()),
+            epid: Some(FieldText::of_utf16le(&b.epid_raw)),
             cmid: Some(GuidText::of(&b.cmid)),
             time: Some(rfc3339(b.response_time)),
             current_count: Some(b.current_count),
@@ -872,6 +957,52 @@ mod tests {
             rfc3339(FileTime(late)).as_str(),
             FileTime(late).to_rfc3339()
         );
+    }
+
+    #[test]
+    fn field_text_reads_like_from_utf16_lossy() {
+        let field = |units: &[u16], len: usize| {
+            let mut raw: Vec<u8> = units.iter().flat_map(|u| u.to_le_bytes()).collect();
+            raw.resize(len, 0);
+            raw
+        };
+        let lossy = |raw: &[u8]| {
+            let units: Vec<u16> = raw
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .take_while(|&u| u != 0)
+                .collect();
+            String::from_utf16_lossy(&units)
+        };
+        let ascii: Vec<u16> = "WORKSTATION-01.example".encode_utf16().collect();
+        let full: Vec<u16> = "x".repeat(64).encode_utf16().collect();
+        let accents: Vec<u16> = "Poste-é€😀".encode_utf16().collect();
+        let cases = [
+            field(&ascii, 128),
+            field(&full, 128),
+            field(&accents, 128),
+            field(&[0x41, 0xD800, 0x42], 128),
+            field(&[], 128),
+            field(&ascii, 7),
+            field(&"y".repeat(80).encode_utf16().collect::<Vec<_>>(), 160),
+        ];
+        for raw in &cases {
+            let t = FieldText::of_utf16le(raw);
+            assert_eq!(t.as_str(), lossy(raw));
+            assert_eq!(t.as_str(), crate::wire::kms::bytes::utf16le_text(raw).0);
+        }
+        assert!(matches!(
+            FieldText::of_utf16le(&cases[0]),
+            FieldText::Ascii(_)
+        ));
+        assert!(matches!(
+            FieldText::of_utf16le(&cases[2]),
+            FieldText::Other(_)
+        ));
+        assert!(matches!(
+            FieldText::of_utf16le(&cases[6]),
+            FieldText::Other(_)
+        ));
     }
 
     #[test]

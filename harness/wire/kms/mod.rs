@@ -9,7 +9,7 @@
 //!
 //! Errors are [`crate::wire::WireError`]s with offsets from the start of the KMS message.
 
-mod bytes;
+pub(crate) mod bytes;
 pub mod crypto;
 pub mod epid;
 pub mod request;

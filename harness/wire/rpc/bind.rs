@@ -68,6 +68,7 @@ impl<'a> Bind<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn parse(r: &mut Reader<'a>) -> WireResult<Self> {
         let max_xmit_frag = r.u16("rpc.bind.max_xmit_frag")?;
         let max_recv_frag = r.u16("rpc.bind.max_recv_frag")?;

@@ -88,6 +88,7 @@ pub struct BindAck<'a> {
 impl<'a> BindAck<'a> {
     /// Number of pad bytes after a secondary address of `sec_addr_len` bytes: to a 4-byte
     /// boundary measured from the PDU start.
+    #[inline]
     pub fn pad_len_for(sec_addr_len: usize) -> usize {
         let end = HEADER_LEN + 10 + sec_addr_len;
         (4 - end % 4) % 4
@@ -104,6 +105,7 @@ impl<'a> BindAck<'a> {
         std::str::from_utf8(s).ok().filter(|s| s.is_ascii())
     }
 
+    #[inline]
     pub(crate) fn parse(r: &mut Reader<'a>) -> WireResult<Self> {
         let max_xmit_frag = r.u16("rpc.bind_ack.max_xmit_frag")?;
         let max_recv_frag = r.u16("rpc.bind_ack.max_recv_frag")?;
@@ -113,7 +115,10 @@ impl<'a> BindAck<'a> {
         let pad_len = Self::pad_len_for(usize::from(len));
         let mut pad = [0u8; 3];
         let raw_pad = r.take(pad_len, "rpc.bind_ack.pad")?;
-        pad[..pad_len].copy_from_slice(raw_pad);
+        // At most 3 bytes: a plain loop, not a memcpy call.
+        for (d, s) in pad.iter_mut().zip(raw_pad) {
+            *d = *s;
+        }
         let n = r.u8("rpc.bind_ack.n_results")?;
         let reserved = r.array::<3>("rpc.bind_ack.reserved")?;
         let mut results = Vec::with_capacity(usize::from(n).min(r.remaining() / 24));

@@ -56,6 +56,7 @@ pub enum PduType {
 
 impl PduType {
     /// Maps the wire byte to a type (never fails; unknown values are kept).
+    #[inline]
     pub fn from_u8(v: u8) -> Self {
         match v {
             0 => Self::Request,
@@ -108,6 +109,7 @@ impl PduType {
     }
 
     /// True for the eight types [`super::Pdu`] decodes (the ones KMS traffic uses).
+    #[inline]
     pub fn is_decoded(self) -> bool {
         matches!(
             self,
@@ -153,6 +155,7 @@ impl PfcFlags {
     }
 
     /// True if every bit of `other` is set.
+    #[inline]
     pub fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
@@ -186,6 +189,7 @@ impl DataRep {
     pub const LITTLE_ENDIAN: Self = Self([0x10, 0, 0, 0]);
 
     /// True when integers are little-endian (high nibble of byte 0 is 1).
+    #[inline]
     pub fn is_little_endian(self) -> bool {
         self.0[0] >> 4 == 1
     }
@@ -222,16 +226,12 @@ pub struct Header {
 impl Header {
     /// Reads the 16 header bytes without judging them, for checkers that must see a lying or
     /// odd header. Refuses only when fewer than 16 bytes are present.
+    #[inline]
     pub fn read(bytes: &[u8]) -> WireResult<Self> {
         let h: &[u8; HEADER_LEN] = bytes
             .get(..HEADER_LEN)
             .and_then(|s| s.try_into().ok())
-            .ok_or(WireError::truncated(
-                "rpc.header",
-                0,
-                HEADER_LEN,
-                bytes.len(),
-            ))?;
+            .ok_or_else(|| WireError::truncated("rpc.header", 0, HEADER_LEN, bytes.len()))?;
         Ok(Self {
             rpc_vers: h[0],
             rpc_vers_minor: h[1],
@@ -253,6 +253,7 @@ impl Header {
     }
 
     /// The structural checks of [`Header::parse`], usable on a header from [`Header::read`].
+    #[inline]
     pub fn validate(&self) -> WireResult<()> {
         if self.rpc_vers != RPC_VERS {
             return Err(WireError::invalid(

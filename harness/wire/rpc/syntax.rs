@@ -44,6 +44,7 @@ impl SyntaxId {
     }
 
     /// Decodes the 20 wire bytes.
+    #[inline]
     pub fn from_wire(bytes: &[u8; SYNTAX_ID_LEN]) -> Self {
         let mut g = [0u8; GUID_LEN];
         g.copy_from_slice(&bytes[..GUID_LEN]);
