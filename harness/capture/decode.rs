@@ -101,6 +101,9 @@ struct Out<'a, F> {
     keep_raw: bool,
     sum: &'a mut SummaryRecord,
     emit: &'a mut F,
+    /// The last exchange record's box, taken back after emitting: the next exchange reuses
+    /// the allocation.
+    spare: &'a mut Option<Box<ExchangeRecord>>,
 }
 
 impl<F: FnMut(&Record)> Out<'_, F> {
@@ -126,6 +129,20 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             Record::Summary(_) => {}
         }
         (self.emit)(&r);
+        if let Record::Exchange(x) = r {
+            *self.spare = Some(x);
+        }
+    }
+
+    /// `x` boxed, in the spare box when there is one.
+    fn boxed(&mut self, x: ExchangeRecord) -> Box<ExchangeRecord> {
+        match self.spare.take() {
+            Some(mut b) => {
+                *b = x;
+                b
+            }
+            None => Box::new(x),
+        }
     }
 
     fn error(&mut self, flow: Option<&Flow>, side: Option<Side>, at: ErrAt, message: String) {
@@ -322,7 +339,8 @@ impl Calls {
 
     fn unanswered<F: FnMut(&Record)>(&self, p: Pending, out: &mut Out<'_, F>) {
         let x = self.exchange_of(&p, out.name, out.keep_raw);
-        out.record(Record::Exchange(Box::new(x)));
+        let x = out.boxed(x);
+        out.record(Record::Exchange(x));
     }
 
     fn response<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
@@ -439,7 +457,8 @@ impl Calls {
                 response_message,
             }));
         }
-        out.record(Record::Exchange(Box::new(x)));
+        let x = out.boxed(x);
+        out.record(Record::Exchange(x));
     }
 
     fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
@@ -511,6 +530,8 @@ pub struct Decoder {
     keep_raw: bool,
     conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
     sum: SummaryRecord,
+    /// A box to reuse for the next exchange record.
+    spare: Option<Box<ExchangeRecord>>,
     /// The last server address and its text (most connections go to one server).
     last_server: Option<(SocketAddr, Arc<str>)>,
 }
@@ -576,6 +597,7 @@ impl Decoder {
             name: Arc::from(name),
             kms_port,
             keep_raw: true,
+            spare: None,
             conns: HashMap::default(),
             sum: SummaryRecord {
                 capture: Arc::from(name),
@@ -598,6 +620,7 @@ impl Decoder {
             keep_raw: self.keep_raw,
             sum: &mut self.sum,
             emit,
+            spare: &mut self.spare,
         };
         match ev {
             Event::Opened {
@@ -754,6 +777,7 @@ impl Decoder {
             keep_raw: self.keep_raw,
             sum: &mut self.sum,
             emit,
+            spare: &mut self.spare,
         };
         for id in ids {
             if let Some(mut c) = self.conns.remove(&id) {
@@ -789,6 +813,7 @@ impl Decoder {
             keep_raw: self.keep_raw,
             sum: &mut self.sum,
             emit,
+            spare: &mut self.spare,
         };
         out.record(Record::Error(ErrorRecord {
             capture: self.name.clone(),

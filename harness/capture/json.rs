@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::records::{interface_text, interface_version_text, ndr_name, result_text, syntax_text};
 use super::records::{
-    BindRecord, Checks, ContextRecord, ErrorRecord, ExchangeRecord, FailedCheck, FaultRecord, Flow,
-    GapRecord, GuidText, InlineText, Record, RequestView, ResponseView, SummaryRecord,
+    BindRecord, Checks, ContextRecord, ErrorRecord, ExchangeRecord, FailedCheck, FaultRecord,
+    FieldText, Flow, GapRecord, GuidText, InlineText, Record, RequestView, ResponseView,
+    SummaryRecord,
 };
 use crate::wire::rpc::TransferSyntaxKind;
 
@@ -25,10 +26,15 @@ pub fn write_record(out: &mut Vec<u8>, r: &Record) {
 /// a connection's records come in runs and share their `capture`/`flow` `Arc`s, so a pointer
 /// comparison finds the rendered text again (the `Arc`s held here keep the pointers from
 /// being reused by another connection).
+///
+/// It also keeps each check's rendered `"name":true` / `"name":false` entry, so a `checks`
+/// object is one copy per check.
 #[derive(Debug, Default)]
 pub struct JsonWriter {
     key: Option<(Arc<str>, Arc<str>, Arc<str>)>,
     prefix: Vec<u8>,
+    /// Rendered check entries by check (its discriminant) and result.
+    check_entries: Vec<[Vec<u8>; 2]>,
 }
 
 impl JsonWriter {
@@ -45,6 +51,10 @@ impl JsonWriter {
                 lit(out, b"{\"kind\":\"exchange\",");
                 self.capture_and_flow(out, &x.capture, &x.flow);
                 exchange(out, x);
+                lit(out, b",\"checks\":");
+                self.checks(out, &x.checks);
+                lit(out, b",\"failed\":");
+                failed(out, &x.failed);
             }
             Record::Fault(f) => {
                 lit(out, b"{\"kind\":\"fault\",");
@@ -64,6 +74,34 @@ impl JsonWriter {
                 lit(out, b"{\"kind\":\"summary\",");
                 summary(out, s);
             }
+        }
+        out.push(b'}');
+    }
+
+    /// The `checks` object, each entry from its rendered text.
+    fn checks(&mut self, out: &mut Vec<u8>, c: &Checks) {
+        out.push(b'{');
+        for (i, (name, passed)) in c.entries().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let idx = name as usize;
+            if self.check_entries.len() <= idx {
+                self.check_entries.resize_with(idx + 1, Default::default);
+            }
+            let Some(slot) = self
+                .check_entries
+                .get_mut(idx)
+                .and_then(|e| e.get_mut(usize::from(passed)))
+            else {
+                continue;
+            };
+            if slot.is_empty() {
+                // Check names are our own snake_case identifiers.
+                plain(slot, name.as_str());
+                lit(slot, if passed { b":true" } else { b":false" });
+            }
+            out.extend_from_slice(slot);
         }
         out.push(b'}');
     }
@@ -180,11 +218,24 @@ fn boolean(out: &mut Vec<u8>, v: bool) {
     }
 }
 
+/// A decoded UTF-16 field's text: ASCII ones straight from their inline bytes.
+#[inline]
+fn field_text(out: &mut Vec<u8>, t: &FieldText) {
+    match t {
+        FieldText::Ascii(a) => string_bytes(out, a.as_bytes()),
+        FieldText::Other(s) => string(out, s),
+    }
+}
+
 /// A JSON string with serde_json's escapes: `\"`, `\\`, `\b \t \n \f \r`, other control
 /// bytes as `\u00XX`; everything else (including non-ASCII) verbatim.
 fn string(out: &mut Vec<u8>, s: &str) {
+    string_bytes(out, s.as_bytes());
+}
+
+/// [`string`] of UTF-8 bytes (escapes only touch ASCII, so valid UTF-8 stays valid).
+fn string_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
-    let bytes = s.as_bytes();
     // Fast path: nothing to escape (the common case). A non-short-circuiting fold vectorises.
     let needs_escape = bytes.iter().fold(false, |acc, &b| {
         acc | (b < 0x20) | (b == b'"') | (b == b'\\')
@@ -317,7 +368,7 @@ fn request(out: &mut Vec<u8>, r: &RequestView) {
     lit(out, b",\"required_client_count\":");
     number(out, r.required_client_count.into());
     lit(out, b",\"workstation\":");
-    string(out, &r.workstation);
+    field_text(out, &r.workstation);
     lit(out, b",\"license_status\":");
     number(out, r.license_status.into());
     lit(out, b",\"grace_minutes\":");
@@ -340,7 +391,10 @@ fn response(out: &mut Vec<u8>, r: &ResponseView) {
     lit(out, b",\"hresult\":");
     inline(out, &r.hresult);
     lit(out, b",\"epid\":");
-    opt_string(out, r.epid.as_deref());
+    match &r.epid {
+        Some(t) => field_text(out, t),
+        None => lit(out, b"null"),
+    }
     lit(out, b",\"cmid\":");
     opt_guid(out, r.cmid.as_ref());
     lit(out, b",\"time\":");
@@ -353,23 +407,6 @@ fn response(out: &mut Vec<u8>, r: &ResponseView) {
     opt_number(out, r.renewal_interval.map(u64::from));
     lit(out, b",\"hwid\":");
     opt_inline(out, r.hwid.as_ref());
-    out.push(b'}');
-}
-
-fn checks(out: &mut Vec<u8>, c: &Checks) {
-    out.push(b'{');
-    for (i, (name, passed)) in c.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Check names are our own snake_case identifiers.
-        plain(out, name);
-        if passed {
-            lit(out, b":true");
-        } else {
-            lit(out, b":false");
-        }
-    }
     out.push(b'}');
 }
 
@@ -418,10 +455,6 @@ fn exchange(out: &mut Vec<u8>, x: &ExchangeRecord) {
     }
     lit(out, b",\"response_error\":");
     opt_string(out, x.response_error.as_deref());
-    lit(out, b",\"checks\":");
-    checks(out, &x.checks);
-    lit(out, b",\"failed\":");
-    failed(out, &x.failed);
 }
 
 fn fault(out: &mut Vec<u8>, f: &FaultRecord) {

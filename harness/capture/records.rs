@@ -691,6 +691,11 @@ impl Checks {
             .map(|&(n, p)| (n.as_str(), p))
     }
 
+    /// The results as (check, passed), in order.
+    pub fn entries(&self) -> impl Iterator<Item = (CheckName, bool)> + '_ {
+        self.items.iter().take(usize::from(self.len)).copied()
+    }
+
     /// How many checks ran.
     pub fn len(&self) -> usize {
         usize::from(self.len)
