@@ -1,6 +1,7 @@
 //! Capture files → packets: pcap (either byte order, µs or ns timestamps) and pcapng (several
 //! sections and interfaces, each with its own link type and timestamp resolution), read in a
-//! streaming fashion through `pcap-parser` with a bounded buffer.
+//! streaming fashion with a bounded buffer: pcapng blocks and the pcap file header through
+//! `pcap-parser`, classic pcap records (a fixed 16-byte header each) straight from the buffer.
 //!
 //! [`CaptureReader::next_packet`] is a lending iterator: the packet borrows the reader's buffer,
 //! so no packet bytes are copied. Damage (truncation, a corrupt block, an absurd block length)
