@@ -116,15 +116,21 @@ impl JsonWriter {
             let p = &mut self.prefix;
             lit(p, b"\"capture\":");
             string(p, capture);
-            lit(p, b",\"flow\":{\"client\":");
-            string(p, &f.client);
-            lit(p, b",\"server\":");
-            string(p, &f.server);
-            p.push(b'}');
+            lit(p, b",\"flow\":");
+            flow(p, f);
             self.key = Some((capture.clone(), f.client.clone(), f.server.clone()));
         }
         out.extend_from_slice(&self.prefix);
     }
+}
+
+/// `{"client":…,"server":…}`.
+fn flow(out: &mut Vec<u8>, f: &Flow) {
+    lit(out, b"{\"client\":");
+    string(out, &f.client);
+    lit(out, b",\"server\":");
+    string(out, &f.server);
+    out.push(b'}');
 }
 
 /// A static piece of JSON (keys, punctuation), copied as is.
@@ -133,13 +139,34 @@ fn lit(out: &mut Vec<u8>, text: &'static [u8]) {
     out.extend_from_slice(text);
 }
 
-/// A quoted string whose text needs no escaping by construction (GUID text, our own static
-/// names); `debug_assert`ed.
+/// `null`, or `v` written by `write`.
+#[inline(always)]
+fn or_null<T>(out: &mut Vec<u8>, v: Option<T>, write: impl FnOnce(&mut Vec<u8>, T)) {
+    match v {
+        Some(v) => write(out, v),
+        None => lit(out, b"null"),
+    }
+}
+
+/// Whether JSON needs `b` escaped inside a string (a control byte, `"` or `\`).
+#[inline(always)]
+fn escaped(b: u8) -> bool {
+    (b < 0x20) | (b == b'"') | (b == b'\\')
+}
+
+/// A quoted string whose text needs no escaping by construction (our own static names and
+/// formatted texts); `debug_assert`ed.
 #[inline(always)]
 fn plain(out: &mut Vec<u8>, s: &str) {
-    debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'));
+    plain_bytes(out, s.as_bytes());
+}
+
+/// [`plain`] of bytes.
+#[inline(always)]
+fn plain_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    debug_assert!(!bytes.iter().any(|&b| escaped(b)));
     out.push(b'"');
-    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(bytes);
     out.push(b'"');
 }
 
@@ -151,62 +178,11 @@ fn guid(out: &mut Vec<u8>, g: &GuidText) {
     out.push(b'"');
 }
 
-/// `null` or a quoted GUID text.
-#[inline(always)]
-fn opt_guid(out: &mut Vec<u8>, g: Option<&GuidText>) {
-    match g {
-        Some(g) => guid(out, g),
-        None => lit(out, b"null"),
-    }
-}
-
-/// A quoted inline text we formatted ourselves (times, hardware ids): ASCII digits,
-/// letters and punctuation that JSON never escapes.
+/// A quoted inline text we formatted ourselves (times, hardware ids, HRESULTs): ASCII
+/// digits, letters and punctuation that JSON never escapes.
 #[inline(always)]
 fn inline<const N: usize>(out: &mut Vec<u8>, t: &InlineText<N>) {
-    debug_assert!(!t
-        .as_bytes()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\'));
-    out.push(b'"');
-    out.extend_from_slice(t.as_bytes());
-    out.push(b'"');
-}
-
-/// `null` or a quoted inline text.
-#[inline(always)]
-fn opt_inline<const N: usize>(out: &mut Vec<u8>, t: Option<&InlineText<N>>) {
-    match t {
-        Some(t) => inline(out, t),
-        None => lit(out, b"null"),
-    }
-}
-
-/// `null` or a plain string.
-#[inline(always)]
-fn opt_plain(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => plain(out, s),
-        None => lit(out, b"null"),
-    }
-}
-
-/// `null` or an escaped string.
-#[inline]
-fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => string(out, s),
-        None => lit(out, b"null"),
-    }
-}
-
-/// `null` or a number.
-#[inline]
-fn opt_number(out: &mut Vec<u8>, v: Option<u64>) {
-    match v {
-        Some(v) => number(out, v),
-        None => lit(out, b"null"),
-    }
+    plain_bytes(out, t.as_bytes());
 }
 
 #[inline(always)]
@@ -237,9 +213,7 @@ fn string(out: &mut Vec<u8>, s: &str) {
 fn string_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     // Fast path: nothing to escape (the common case). A non-short-circuiting fold vectorises.
-    let needs_escape = bytes.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
+    let needs_escape = bytes.iter().fold(false, |acc, &b| acc | escaped(b));
     if !needs_escape {
         out.extend_from_slice(bytes);
         out.push(b'"');
@@ -303,7 +277,7 @@ fn bind(out: &mut Vec<u8>, b: &BindRecord) {
     lit(out, b",\"answer\":");
     plain(out, b.answer);
     lit(out, b",\"reject_reason\":");
-    opt_number(out, b.reject_reason.map(u64::from));
+    or_null(out, b.reject_reason.map(u64::from), number);
     lit(out, b",\"kms\":");
     boolean(out, b.kms);
     lit(out, b",\"contexts\":[");
@@ -331,14 +305,11 @@ fn context(out: &mut Vec<u8>, c: &ContextRecord) {
         plain(out, &syntax_text(TransferSyntaxKind::of(&p.uuid)));
     }
     lit(out, b"],\"result\":");
-    match c.result {
-        Some(r) => plain(out, &result_text(r)),
-        None => lit(out, b"null"),
-    }
+    or_null(out, c.result, |out, r| plain(out, &result_text(r)));
     lit(out, b",\"reason\":");
     number(out, c.reason.into());
     lit(out, b",\"ndr\":");
-    opt_plain(out, c.syntax.map(ndr_name));
+    or_null(out, c.syntax.map(ndr_name), plain);
     out.push(b'}');
 }
 
@@ -350,15 +321,15 @@ fn request(out: &mut Vec<u8>, r: &RequestView) {
     lit(out, b",\"app_id\":");
     guid(out, &r.app_id);
     lit(out, b",\"app\":");
-    opt_string(out, r.app);
+    or_null(out, r.app, string);
     lit(out, b",\"kms_id\":");
     guid(out, &r.kms_id);
     lit(out, b",\"kms\":");
-    opt_string(out, r.kms);
+    or_null(out, r.kms, string);
     lit(out, b",\"sku_id\":");
     guid(out, &r.sku_id);
     lit(out, b",\"sku\":");
-    opt_string(out, r.sku);
+    or_null(out, r.sku, string);
     lit(out, b",\"cmid\":");
     guid(out, &r.cmid);
     lit(out, b",\"previous_cmid\":");
@@ -378,35 +349,25 @@ fn request(out: &mut Vec<u8>, r: &RequestView) {
     out.push(b'}');
 }
 
-fn opt_request(out: &mut Vec<u8>, r: Option<&RequestView>) {
-    match r {
-        Some(r) => request(out, r),
-        None => lit(out, b"null"),
-    }
-}
-
 fn response(out: &mut Vec<u8>, r: &ResponseView) {
     lit(out, b"{\"protocol\":");
-    opt_plain(out, r.protocol.as_deref());
+    or_null(out, r.protocol.as_deref(), plain);
     lit(out, b",\"hresult\":");
     inline(out, &r.hresult);
     lit(out, b",\"epid\":");
-    match &r.epid {
-        Some(t) => field_text(out, t),
-        None => lit(out, b"null"),
-    }
+    or_null(out, r.epid.as_ref(), field_text);
     lit(out, b",\"cmid\":");
-    opt_guid(out, r.cmid.as_ref());
+    or_null(out, r.cmid.as_ref(), guid);
     lit(out, b",\"time\":");
-    opt_inline(out, r.time.as_ref());
+    or_null(out, r.time.as_ref(), inline);
     lit(out, b",\"current_count\":");
-    opt_number(out, r.current_count.map(u64::from));
+    or_null(out, r.current_count.map(u64::from), number);
     lit(out, b",\"activation_interval\":");
-    opt_number(out, r.activation_interval.map(u64::from));
+    or_null(out, r.activation_interval.map(u64::from), number);
     lit(out, b",\"renewal_interval\":");
-    opt_number(out, r.renewal_interval.map(u64::from));
+    or_null(out, r.renewal_interval.map(u64::from), number);
     lit(out, b",\"hwid\":");
-    opt_inline(out, r.hwid.as_ref());
+    or_null(out, r.hwid.as_ref(), inline);
     out.push(b'}');
 }
 
@@ -431,7 +392,7 @@ fn exchange(out: &mut Vec<u8>, x: &ExchangeRecord) {
     lit(out, b",\"call_id\":");
     number(out, x.call_id.into());
     lit(out, b",\"ndr\":");
-    opt_plain(out, x.ndr);
+    or_null(out, x.ndr, plain);
     if x.ndr_guessed {
         lit(out, b",\"ndr_guessed\":true,\"context_id\":");
     } else {
@@ -441,20 +402,17 @@ fn exchange(out: &mut Vec<u8>, x: &ExchangeRecord) {
     lit(out, b",\"fragments\":");
     number(out, x.fragments.into());
     lit(out, b",\"request_packet\":");
-    opt_number(out, x.request_packet);
+    or_null(out, x.request_packet, number);
     lit(out, b",\"response_packet\":");
-    opt_number(out, x.response_packet);
+    or_null(out, x.response_packet, number);
     lit(out, b",\"request\":");
-    opt_request(out, x.request.as_ref());
+    or_null(out, x.request.as_ref(), request);
     lit(out, b",\"request_error\":");
-    opt_string(out, x.request_error.as_deref());
+    or_null(out, x.request_error.as_deref(), string);
     lit(out, b",\"response\":");
-    match &x.response {
-        Some(r) => response(out, r),
-        None => lit(out, b"null"),
-    }
+    or_null(out, x.response.as_ref(), response);
     lit(out, b",\"response_error\":");
-    opt_string(out, x.response_error.as_deref());
+    or_null(out, x.response_error.as_deref(), string);
 }
 
 fn fault(out: &mut Vec<u8>, f: &FaultRecord) {
@@ -463,11 +421,11 @@ fn fault(out: &mut Vec<u8>, f: &FaultRecord) {
     lit(out, b",\"status\":");
     string(out, &f.status);
     lit(out, b",\"status_name\":");
-    opt_plain(out, f.status_name);
+    or_null(out, f.status_name, plain);
     lit(out, b",\"packet\":");
     number(out, f.packet);
     lit(out, b",\"request\":");
-    opt_request(out, f.request.as_deref());
+    or_null(out, f.request.as_deref(), request);
 }
 
 fn gap(out: &mut Vec<u8>, g: &GapRecord) {
@@ -485,26 +443,17 @@ fn error(out: &mut Vec<u8>, e: &ErrorRecord) {
     lit(out, b"\"capture\":");
     string(out, &e.capture);
     lit(out, b",\"flow\":");
-    match &e.flow {
-        Some(f) => {
-            lit(out, b"{\"client\":");
-            string(out, &f.client);
-            lit(out, b",\"server\":");
-            string(out, &f.server);
-            out.push(b'}');
-        }
-        None => lit(out, b"null"),
-    }
+    or_null(out, e.flow.as_ref(), flow);
     lit(out, b",\"layer\":");
     plain(out, e.layer);
     lit(out, b",\"packet\":");
-    opt_number(out, e.packet);
+    or_null(out, e.packet, number);
     lit(out, b",\"file_offset\":");
-    opt_number(out, e.file_offset);
+    or_null(out, e.file_offset, number);
     lit(out, b",\"stream_offset\":");
-    opt_number(out, e.stream_offset);
+    or_null(out, e.stream_offset, number);
     lit(out, b",\"direction\":");
-    opt_plain(out, e.direction);
+    or_null(out, e.direction, plain);
     lit(out, b",\"message\":");
     string(out, &e.message);
 }

@@ -370,49 +370,6 @@ impl<const N: usize> Default for InlineText<N> {
     }
 }
 
-impl<const N: usize> std::ops::Deref for InlineText<N> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl<const N: usize> std::fmt::Display for InlineText<N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl<const N: usize> std::fmt::Debug for InlineText<N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl<const N: usize> PartialEq<str> for InlineText<N> {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl<const N: usize> PartialEq<&str> for InlineText<N> {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl<const N: usize> PartialEq<String> for InlineText<N> {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl<const N: usize> Serialize for InlineText<N> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 /// Text of a UTF-16LE message field (workstation name, ePID) up to its first NUL unit, as
 /// `String::from_utf16_lossy` reads it: ASCII text (the usual case) inline without
 /// allocation, anything else on the heap.
@@ -446,49 +403,6 @@ impl FieldText {
 impl Default for FieldText {
     fn default() -> Self {
         FieldText::Ascii(InlineText::default())
-    }
-}
-
-impl std::ops::Deref for FieldText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::fmt::Display for FieldText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Debug for FieldText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl PartialEq<str> for FieldText {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for FieldText {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for FieldText {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl Serialize for FieldText {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
@@ -529,7 +443,7 @@ impl GuidText {
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        // Always ASCII hex digits and hyphens (written by `encode_lower`).
+        // Always ASCII hex digits and hyphens (written by `of`).
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
@@ -540,53 +454,62 @@ impl Default for GuidText {
     }
 }
 
-impl std::ops::Deref for GuidText {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
+/// The `&str`-like impls of a text type with an `as_str()`: it derefs to, prints as, compares
+/// with and serialises as its text.
+macro_rules! text_impls {
+    ($(const $n:ident;)? $t:ty) => {
+        impl$(<const $n: usize>)? std::ops::Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl$(<const $n: usize>)? std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl$(<const $n: usize>)? std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self.as_str(), f)
+            }
+        }
+
+        impl$(<const $n: usize>)? PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl$(<const $n: usize>)? PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl$(<const $n: usize>)? PartialEq<String> for $t {
+            fn eq(&self, other: &String) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl$(<const $n: usize>)? Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
 }
 
-impl std::fmt::Display for GuidText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+text_impls!(const N; InlineText<N>);
+text_impls!(FieldText);
+text_impls!(GuidText);
 
-impl std::fmt::Debug for GuidText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl PartialEq<str> for GuidText {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for GuidText {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for GuidText {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl Serialize for GuidText {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-/// Lower-case canonical text of a GUID, without the general formatter.
+/// Lower-case canonical text of a GUID, as an owned `String` ([`GuidText`]'s text).
 pub fn uuid_text(u: &uuid::Uuid) -> String {
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    u.hyphenated().encode_lower(&mut buf).to_owned()
+    GuidText::of(u).as_str().to_owned()
 }
 
 /// A protocol version as text (`6.0`); the known versions without allocating.
@@ -924,11 +847,13 @@ mod tests {
         let u = uuid::Uuid::from_u128(0x55C9_2734_D682_4D71_983E_D6EC_3F16_059F);
         let t = GuidText::of(&u);
         assert_eq!(t, "55c92734-d682-4d71-983e-d6ec3f16059f");
-        assert_eq!(t.to_string(), uuid_text(&u));
-        assert_eq!(format!("{t:?}"), format!("{:?}", uuid_text(&u)));
+        let reference = u.hyphenated().to_string();
+        assert_eq!(t.to_string(), reference);
+        assert_eq!(uuid_text(&u), reference);
+        assert_eq!(format!("{t:?}"), format!("{reference:?}"));
         assert_eq!(
             serde_json::to_string(&t).unwrap(),
-            serde_json::to_string(&uuid_text(&u)).unwrap()
+            serde_json::to_string(&reference).unwrap()
         );
         assert_eq!(GuidText::default(), "00000000-0000-0000-0000-000000000000");
         let mut x: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
