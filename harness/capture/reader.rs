@@ -396,26 +396,38 @@ impl<'r> CaptureReader<'r> {
         };
         if let Some((start, len, timestamp_ns, orig_len)) = fast {
             self.offset += self.pending_consume as u64;
-            self.pending_consume = len;
-            let index = self.next_index;
-            self.next_index += 1;
             if let Source::Pcap(p) = &mut self.source {
                 p.start = start;
             }
-            let Source::Pcap(p) = &self.source else {
-                return None;
-            };
-            return Some(Ok(PacketRef {
-                index,
-                file_offset: self.offset,
-                timestamp_ns,
-                link_type: self.legacy_link,
-                interface: 0,
-                orig_len,
-                data: p.buf.get(start + 16..start + len).unwrap_or(&[]),
-            }));
+            return self.pcap_packet(len, timestamp_ns, orig_len);
         }
         self.next_packet_slow()
+    }
+
+    /// The classic pcap record of `len` bytes at the buffer's `start` (the file offset already
+    /// advanced to it) as the next packet; it is consumed on the next call.
+    #[inline]
+    fn pcap_packet(
+        &mut self,
+        len: usize,
+        timestamp_ns: u64,
+        orig_len: u32,
+    ) -> Option<Result<PacketRef<'_>, CaptureError>> {
+        let index = self.next_index;
+        self.next_index += 1;
+        self.pending_consume = len;
+        let Source::Pcap(p) = &self.source else {
+            return None;
+        };
+        Some(Ok(PacketRef {
+            index,
+            file_offset: self.offset,
+            timestamp_ns,
+            link_type: self.legacy_link,
+            interface: 0,
+            orig_len,
+            data: p.buf.get(p.start + 16..p.start + len).unwrap_or(&[]),
+        }))
     }
 
     /// [`Self::next_packet`] when the fast path does not apply: refills, pcapng, the end.
@@ -621,22 +633,7 @@ impl<'r> CaptureReader<'r> {
                 }
             }
         };
-        let index = self.next_index;
-        self.next_index += 1;
-        self.pending_consume = len;
-        let Source::Pcap(p) = &self.source else {
-            return None;
-        };
-        let data = p.buf.get(p.start + 16..p.start + len).unwrap_or(&[]);
-        Some(Ok(PacketRef {
-            index,
-            file_offset: self.offset,
-            timestamp_ns,
-            link_type: self.legacy_link,
-            interface: 0,
-            orig_len,
-            data,
-        }))
+        self.pcap_packet(len, timestamp_ns, orig_len)
     }
 
     /// Length claimed by the record/block at the head of the buffer (best effort).

@@ -608,10 +608,7 @@ impl Checks {
 
     /// The results as (name, passed), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
-        self.items
-            .iter()
-            .take(usize::from(self.len))
-            .map(|&(n, p)| (n.as_str(), p))
+        self.entries().map(|(n, p)| (n.as_str(), p))
     }
 
     /// The results as (check, passed), in order.

@@ -249,6 +249,23 @@ struct CaseState {
     level: Level,
 }
 
+impl CaseState {
+    /// The empty state of a case graded at `level`.
+    fn new(level: Level) -> Self {
+        CaseState {
+            conns: HashMap::new(),
+            cmids: HashMap::new(),
+            last_cmid: None,
+            service: ActivationService::new(),
+            keys: HashMap::new(),
+            machines: HashMap::new(),
+            findings: Vec::new(),
+            transcript: Vec::new(),
+            level,
+        }
+    }
+}
+
 /// Executes cases one by one, keeping the shadow model across them.
 pub struct Runner<'t> {
     target: &'t dyn Target,
@@ -333,17 +350,7 @@ impl<'t> Runner<'t> {
         if let Err(reason) = self.precondition(&lc.case) {
             return skipped(lc, reason);
         }
-        let mut st = CaseState {
-            conns: HashMap::new(),
-            cmids: HashMap::new(),
-            last_cmid: None,
-            service: ActivationService::new(),
-            keys: HashMap::new(),
-            machines: HashMap::new(),
-            findings: Vec::new(),
-            transcript: Vec::new(),
-            level: lc.case.level,
-        };
+        let mut st = CaseState::new(lc.case.level);
         let mut index = 0usize;
         let outcome = self.run_steps(&lc.case.steps, &mut st, &mut index);
         for (_, mut c) in st.conns.drain() {

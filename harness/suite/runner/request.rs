@@ -176,17 +176,7 @@ impl<'t> Runner<'t> {
         f: &mut Findings,
         tr: &mut Vec<String>,
     ) {
-        let mut tmp = CaseState {
-            conns: HashMap::new(),
-            cmids: HashMap::new(),
-            last_cmid: None,
-            service: ActivationService::new(),
-            keys: HashMap::new(),
-            machines: HashMap::new(),
-            findings: Vec::new(),
-            transcript: Vec::new(),
-            level: Level::Must,
-        };
+        let mut tmp = CaseState::new(Level::Must);
         self.default_bind(conn, f, &mut tmp);
         tr.append(&mut tmp.transcript);
     }
