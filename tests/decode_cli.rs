@@ -135,3 +135,55 @@ fn clean_file_exits_zero_in_every_format() {
         assert!(out.contains("ndr64"), "{f}: {out}");
     }
 }
+
+/// The problems a report must keep, judged from the full JSON record (an oracle written
+/// against the documented keys, independent of `Record::is_problem`).
+fn is_problem(r: &serde_json::Value) -> bool {
+    match r["kind"].as_str().unwrap() {
+        "bind" => r["answer"] != "ack",
+        "exchange" => {
+            !r["failed"].as_array().unwrap().is_empty()
+                || !r["request_error"].is_null()
+                || !r["response_error"].is_null()
+                || r["response"].is_null()
+                || r["response"]["hresult"] != "0x00000000"
+        }
+        "summary" => false,
+        _ => true,
+    }
+}
+
+#[test]
+fn problems_only_keeps_exactly_the_problem_records_and_the_summary() {
+    let files: Vec<String> = std::fs::read_dir(capture(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".pcap") && !n.starts_with("d03"))
+        .collect();
+    assert!(files.len() >= 16, "{files:?}");
+    let mut kept_problems = 0;
+    for f in &files {
+        let (code_all, all, _) = decode(&["--format", "json"], f);
+        let (code, some, _) = decode(&["--format", "json", "--problems-only"], f);
+        assert_eq!(code, code_all, "{f}: exit status does not depend on the filter");
+        let parse = |s: &str| -> Vec<serde_json::Value> {
+            s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        };
+        let want: Vec<_> = parse(&all)
+            .into_iter()
+            .filter(|r| is_problem(r) || r["kind"] == "summary")
+            .collect();
+        let got = parse(&some);
+        assert_eq!(got, want, "{f}");
+        assert_eq!(got.last().unwrap()["kind"], "summary", "{f}");
+        kept_problems += got.len() - 1;
+    }
+    // The corpus holds failing, faulting, gapped, refused and damaged captures.
+    assert!(kept_problems >= 6, "{kept_problems}");
+    let (code, out, _) = decode(&["--problems-only"], "c03_v6_ndr32_btfn_3req.pcap");
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "a clean capture prints its summary only: {out}");
+    let (code, out, _) = decode(&["--problems-only"], "c13_v4_bad_cmid_echo.pcap");
+    assert_eq!(code, 1);
+    assert!(out.contains("FAIL cmid_echo"), "{out}");
+}

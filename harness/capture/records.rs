@@ -34,6 +34,29 @@ pub enum Record {
     Summary(SummaryRecord),
 }
 
+impl Record {
+    /// Whether this record shows something that went wrong or was refused, the records
+    /// `kmsspec decode --problems-only` keeps (with the summary): an exchange with a failed
+    /// check, a decode error, no response or an error HRESULT; a bind or alter_context that
+    /// was not acknowledged; every fault, gap and error. Exists so a user gating on a capture
+    /// sees only what needs attention, not thousands of passing exchanges.
+    pub fn is_problem(&self) -> bool {
+        match self {
+            Record::Bind(b) => b.answer != "ack",
+            Record::Exchange(x) => {
+                !x.failed.is_empty()
+                    || x.request_error.is_some()
+                    || x.response_error.is_some()
+                    || x.response
+                        .as_ref()
+                        .is_none_or(|r| r.hresult.as_str() != "0x00000000")
+            }
+            Record::Fault(_) | Record::Gap(_) | Record::Error(_) => true,
+            Record::Summary(_) => false,
+        }
+    }
+}
+
 /// The two ends of a TCP connection, as `ip:port` text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Flow {

@@ -52,7 +52,9 @@ pub fn run(args: &DecodeArgs) -> i32 {
             &name,
             &cfg,
             |r| {
-                if write_err.is_none() {
+                let shown =
+                    !args.problems_only || r.is_problem() || matches!(r, Record::Summary(_));
+                if shown && write_err.is_none() {
                     let written = match args.format {
                         // JSON lines go straight into the output buffer (no per-line copy).
                         DecodeFormat::Json => out.json_line(r),

@@ -192,6 +192,11 @@ pub struct DecodeArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Print only what needs attention (exchanges with a failed check, a decode error, no
+    /// response or an error HRESULT; unacknowledged binds; faults, gaps, errors) and the
+    /// summary. Every exchange is still decoded and verified; the exit status is unchanged.
+    #[arg(long)]
+    pub problems_only: bool,
 }
 
 /// `kmsspec fuzz`.
