@@ -154,6 +154,40 @@ fn escaped(b: u8) -> bool {
     (b < 0x20) | (b == b'"') | (b == b'\\')
 }
 
+/// Whether any byte of `bytes` needs escaping ([`escaped`]), tested sixteen bytes at a time
+/// (a fixed-size block the compiler turns into vector compares; the last block overlaps the
+/// one before), or as two overlapping 8-byte words for shorter texts: per-byte tests of short
+/// strings cost more than the copy they guard.
+#[inline]
+fn any_escaped(bytes: &[u8]) -> bool {
+    fn block(b: &[u8; 16]) -> bool {
+        b.iter().fold(false, |acc, &x| acc | escaped(x))
+    }
+    if let Some(last) = bytes.last_chunk::<16>() {
+        let (blocks, _) = bytes.as_chunks::<16>();
+        return blocks.iter().fold(block(last), |acc, b| acc | block(b));
+    }
+    match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        (Some(first), Some(last)) => word_escaped(*first) | word_escaped(*last),
+        _ => bytes.iter().any(|&b| escaped(b)),
+    }
+}
+
+/// [`escaped`] for any byte of an 8-byte word, without a per-byte loop.
+#[inline(always)]
+fn word_escaped(w: [u8; 8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    // Whether some byte of `v` is below `n` (n ≤ 0x80): a borrow out of a byte sets its high
+    // bit only where the byte was below n, or (carried on) above such a byte, so the test is
+    // exact for "some byte", though not for which one.
+    let any_below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH != 0;
+    let v = u64::from_le_bytes(w);
+    any_below(v, 0x20)
+        | any_below(v ^ (ONES * u64::from(b'"')), 1)
+        | any_below(v ^ (ONES * u64::from(b'\\')), 1)
+}
+
 /// A quoted string whose text needs no escaping by construction (our own static names and
 /// formatted texts); `debug_assert`ed.
 #[inline(always)]
@@ -211,14 +245,12 @@ fn string(out: &mut Vec<u8>, s: &str) {
 
 /// [`string`] of UTF-8 bytes (escapes only touch ASCII, so valid UTF-8 stays valid).
 fn string_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    // Fast path: nothing to escape (the common case). A non-short-circuiting fold vectorises.
-    let needs_escape = bytes.iter().fold(false, |acc, &b| acc | escaped(b));
-    if !needs_escape {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+    // Fast path: nothing to escape (the common case).
+    if !any_escaped(bytes) {
+        plain_bytes(out, bytes);
         return;
     }
+    out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -496,6 +528,26 @@ mod tests {
             let mut out = Vec::new();
             string(&mut out, s);
             assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn word_escape_test_agrees_with_the_byte_test() {
+        // Every byte value at every position of strings of 0..=24 bytes over backgrounds
+        // next to the thresholds (borrows from 0x00/0x20 neighbours, 0x80+ bytes).
+        for len in 0..=40usize {
+            for fill in [b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xa2, 0xdc, 0xff] {
+                for pos in 0..len.max(1) {
+                    for b in 0..=255u8 {
+                        let mut v = vec![fill; len];
+                        if let Some(x) = v.get_mut(pos) {
+                            *x = b;
+                        }
+                        let want = v.iter().any(|&c| escaped(c));
+                        assert_eq!(any_escaped(&v), want, "{v:?}");
+                    }
+                }
+            }
         }
     }
 
