@@ -165,9 +165,14 @@ fn problems_only_keeps_exactly_the_problem_records_and_the_summary() {
     for f in &files {
         let (code_all, all, _) = decode(&["--format", "json"], f);
         let (code, some, _) = decode(&["--format", "json", "--problems-only"], f);
-        assert_eq!(code, code_all, "{f}: exit status does not depend on the filter");
+        assert_eq!(
+            code, code_all,
+            "{f}: exit status does not depend on the filter"
+        );
         let parse = |s: &str| -> Vec<serde_json::Value> {
-            s.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+            s.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
         };
         let want: Vec<_> = parse(&all)
             .into_iter()
@@ -182,7 +187,11 @@ fn problems_only_keeps_exactly_the_problem_records_and_the_summary() {
     assert!(kept_problems >= 6, "{kept_problems}");
     let (code, out, _) = decode(&["--problems-only"], "c03_v6_ndr32_btfn_3req.pcap");
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 1, "a clean capture prints its summary only: {out}");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "a clean capture prints its summary only: {out}"
+    );
     let (code, out, _) = decode(&["--problems-only"], "c13_v4_bad_cmid_echo.pcap");
     assert_eq!(code, 1);
     assert!(out.contains("FAIL cmid_echo"), "{out}");

@@ -120,3 +120,57 @@ fn a_writer_never_reuses_another_connections_texts() {
     ];
     assert_same_stream(&records);
 }
+
+#[test]
+fn every_kind_of_context_serialises_like_serde_json() {
+    use kmsspec::capture::records::{BindRecord, ContextRecord};
+    use kmsspec::wire::rpc::{
+        btfn, NdrSyntax, ResultKind, SyntaxId, KMS_INTERFACE_UUID, NDR32, NDR64,
+    };
+    let other_if = uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+    let results = [
+        None,
+        Some(ResultKind::Acceptance),
+        Some(ResultKind::UserRejection),
+        Some(ResultKind::ProviderRejection),
+        Some(ResultKind::NegotiateAck),
+        Some(ResultKind::Unknown(9)),
+    ];
+    let mut contexts = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        for (interface, version) in [
+            (KMS_INTERFACE_UUID, (1, 0)),
+            (KMS_INTERFACE_UUID, (2, 1)),
+            (other_if, (1, 0)),
+        ] {
+            for syntax in [None, Some(NdrSyntax::Ndr32), Some(NdrSyntax::Ndr64)] {
+                contexts.push(ContextRecord {
+                    id: contexts.len() as u16,
+                    interface,
+                    interface_version: version,
+                    proposed: vec![NDR32, NDR64, btfn(3), btfn(1), SyntaxId::new(other_if, 7)]
+                        .into_iter()
+                        .take(i % 6)
+                        .collect(),
+                    result,
+                    reason: i as u16 * 1000,
+                    syntax,
+                });
+            }
+        }
+    }
+    let r = Record::Bind(BindRecord {
+        capture: Arc::from("c.pcap"),
+        flow: Flow {
+            client: Arc::from("10.0.0.2:1"),
+            server: Arc::from("10.0.0.1:1688"),
+        },
+        call_id: 7,
+        pdu: "alter_context",
+        answer: "nak",
+        reject_reason: Some(4),
+        kms: false,
+        contexts,
+    });
+    assert_same(&r);
+}

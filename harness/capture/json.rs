@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use super::records::{interface_text, interface_version_text, ndr_name, result_text, syntax_text};
+use super::records::{interface_text, interface_version_text, result_text, syntax_text};
 use super::records::{
     BindRecord, Checks, ContextRecord, ErrorRecord, ExchangeRecord, FailedCheck, FaultRecord,
     FieldText, Flow, GapRecord, GuidText, InlineText, Record, RequestView, ResponseView,
     SummaryRecord,
 };
-use crate::wire::rpc::TransferSyntaxKind;
+use crate::wire::rpc::{NdrSyntax, ResultKind, TransferSyntaxKind, KMS_INTERFACE_UUID};
 
 /// Appends `r` as one compact JSON object (no newline) to `out`.
 ///
@@ -164,8 +164,9 @@ fn any_escaped(bytes: &[u8]) -> bool {
         b.iter().fold(false, |acc, &x| acc | escaped(x))
     }
     if let Some(last) = bytes.last_chunk::<16>() {
-        let (blocks, _) = bytes.as_chunks::<16>();
-        return blocks.iter().fold(block(last), |acc, b| acc | block(b));
+        return bytes.chunks_exact(16).fold(block(last), |acc, b| {
+            acc | b.first_chunk::<16>().is_some_and(block)
+        });
     }
     match (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
         (Some(first), Some(last)) => word_escaped(*first) | word_escaped(*last),
@@ -310,27 +311,54 @@ fn bind(out: &mut Vec<u8>, b: &BindRecord) {
     out.push(b']');
 }
 
+/// One presentation context. The common values (the KMS interface 1.0, the three transfer
+/// syntaxes, the named results) are written as whole literals; a bind record has three
+/// contexts, so this showed as a tenth of a bind-heavy capture's JSON.
 fn context(out: &mut Vec<u8>, c: &ContextRecord) {
     lit(out, b"{\"id\":");
     number(out, c.id.into());
-    lit(out, b",\"interface\":");
-    plain(out, &interface_text(&c.interface));
-    lit(out, b",\"version\":");
-    plain(out, &interface_version_text(c.interface_version));
-    lit(out, b",\"proposed\":[");
+    if c.interface == KMS_INTERFACE_UUID && c.interface_version == (1, 0) {
+        lit(
+            out,
+            b",\"interface\":\"51c82175-844e-4750-b0d8-ec255555bc06\",\"version\":\"1.0\",\"proposed\":[",
+        );
+    } else {
+        lit(out, b",\"interface\":");
+        plain(out, &interface_text(&c.interface));
+        lit(out, b",\"version\":");
+        plain(out, &interface_version_text(c.interface_version));
+        lit(out, b",\"proposed\":[");
+    }
     for (i, p) in c.proposed.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        plain(out, &syntax_text(TransferSyntaxKind::of(&p.uuid)));
+        match TransferSyntaxKind::of(&p.uuid) {
+            TransferSyntaxKind::Ndr32 => lit(out, b"\"ndr32\""),
+            TransferSyntaxKind::Ndr64 => lit(out, b"\"ndr64\""),
+            TransferSyntaxKind::Btfn { features: 3 } => lit(out, b"\"btfn:0x0003\""),
+            other => plain(out, &syntax_text(other)),
+        }
     }
-    lit(out, b"],\"result\":");
-    or_null(out, c.result, |out, r| plain(out, &result_text(r)));
-    lit(out, b",\"reason\":");
+    match c.result {
+        None => lit(out, b"],\"result\":null,\"reason\":"),
+        Some(ResultKind::Acceptance) => lit(out, b"],\"result\":\"acceptance\",\"reason\":"),
+        Some(ResultKind::ProviderRejection) => {
+            lit(out, b"],\"result\":\"provider_rejection\",\"reason\":")
+        }
+        Some(ResultKind::NegotiateAck) => lit(out, b"],\"result\":\"negotiate_ack\",\"reason\":"),
+        Some(r) => {
+            lit(out, b"],\"result\":");
+            plain(out, &result_text(r));
+            lit(out, b",\"reason\":");
+        }
+    }
     number(out, c.reason.into());
-    lit(out, b",\"ndr\":");
-    or_null(out, c.syntax.map(ndr_name), plain);
-    out.push(b'}');
+    match c.syntax {
+        None => lit(out, b",\"ndr\":null}"),
+        Some(NdrSyntax::Ndr32) => lit(out, b",\"ndr\":\"ndr32\"}"),
+        Some(NdrSyntax::Ndr64) => lit(out, b",\"ndr\":\"ndr64\"}"),
+    }
 }
 
 fn request(out: &mut Vec<u8>, r: &RequestView) {
@@ -524,7 +552,9 @@ mod tests {
         // Every byte value at every position of strings of 0..=24 bytes over backgrounds
         // next to the thresholds (borrows from 0x00/0x20 neighbours, 0x80+ bytes).
         for len in 0..=40usize {
-            for fill in [b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xa2, 0xdc, 0xff] {
+            for fill in [
+                b'a', b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+            ] {
                 for pos in 0..len.max(1) {
                     for b in 0..=255u8 {
                         let mut v = vec![fill; len];
