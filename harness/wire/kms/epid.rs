@@ -196,6 +196,36 @@ fn fixed_head(text: &[u8]) -> Option<[u32; HEAD_PARTS]> {
     ok.then_some(out)
 }
 
+/// LCID, build and date of a well-formed tail `L{1,5}-B{4,5}.0000-DDDYYYY` (what follows the
+/// fixed head), read from its fixed end backwards; `None` for anything else (the general part
+/// loop then finds the error). The same values the loop reads: every part is all digits, so
+/// there is no other way to split it at its dashes.
+fn fixed_tail(t: &[u8]) -> Option<[u32; 3]> {
+    /// The decimal value of `b` when it is 1..=7 ASCII digits.
+    fn number(b: &[u8]) -> Option<u32> {
+        if b.is_empty() || b.len() > 7 {
+            return None;
+        }
+        b.iter().try_fold(0u32, |v, &c| {
+            let d = c.wrapping_sub(b'0');
+            (d <= 9).then(|| v * 10 + u32::from(d))
+        })
+    }
+    let (rest, date) = t.split_last_chunk::<8>()?;
+    let (rest, build_suffix) = rest.split_last_chunk::<5>()?;
+    if date[0] != b'-' || build_suffix != b".0000" {
+        return None;
+    }
+    let date = number(&date[1..])?;
+    // The build's digits run back to a dash; the LCID is everything before it.
+    let dash = rest.iter().rposition(|&b| b == b'-')?;
+    let (lcid, build) = (rest.get(..dash)?, rest.get(dash + 1..)?);
+    if !(1..=5).contains(&lcid.len()) || !(4..=5).contains(&build.len()) {
+        return None;
+    }
+    Some([number(lcid)?, number(build)?, date])
+}
+
 fn is_leap(year: u16) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
@@ -220,6 +250,21 @@ impl Epid {
         // which finds the error).
         let (first, mut offset) = match fixed_head(text.as_bytes()) {
             Some(head) => {
+                // The usual tail `L…-BBBBB.0000-DDDYYYY` too: the whole ePID without the loop.
+                if let Some([lcid, build, date]) =
+                    text.as_bytes().get(HEAD_LEN..).and_then(fixed_tail)
+                {
+                    return Ok(Epid {
+                        platform_id: head[0],
+                        group_id: head[1],
+                        key_id: head[2] * 1_000_000 + head[3],
+                        channel: head[4],
+                        lcid,
+                        build,
+                        day_of_year: (date / 10_000) as u16,
+                        year: (date % 10_000) as u16,
+                    });
+                }
                 values[..HEAD_PARTS].copy_from_slice(&head);
                 (HEAD_PARTS, HEAD_LEN)
             }
