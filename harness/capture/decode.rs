@@ -536,38 +536,43 @@ pub struct Decoder {
     last_server: Option<(SocketAddr, Arc<str>)>,
 }
 
-/// `ip:port` as `SocketAddr`'s `Display` writes it; IPv4 without the general formatter
-/// (one connection each, so it showed in profiles), IPv6 through it.
-fn socket_text(a: SocketAddr) -> String {
+/// `ip:port` as `SocketAddr`'s `Display` writes it, as the shared text records hold. IPv4
+/// (one connection each, so it showed in profiles) is written into a stack buffer and copied
+/// once into the `Arc`, without the general formatter; IPv6 goes through it.
+fn socket_text(a: SocketAddr) -> Arc<str> {
     let SocketAddr::V4(v4) = a else {
-        return a.to_string();
+        return Arc::from(a.to_string());
     };
-    fn decimal(out: &mut String, v: u16) {
-        let mut digits = [0u8; 5];
-        let mut n = 0;
+    /// Appends `v`'s decimal digits at `buf[at..]`; returns the new end.
+    fn decimal(buf: &mut [u8; 21], at: usize, v: u16) -> usize {
+        let len = match v {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
         let mut v = v;
-        loop {
-            digits[n] = b'0' + (v % 10) as u8;
-            n += 1;
+        for d in buf[at..at + len].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
             v /= 10;
-            if v == 0 {
-                break;
-            }
         }
-        for &d in digits[..n].iter().rev() {
-            out.push(char::from(d));
-        }
+        at + len
     }
-    let mut out = String::with_capacity(21);
+    // "255.255.255.255:65535" is 21 bytes.
+    let mut buf = [0u8; 21];
+    let mut end = 0;
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            buf[end] = b'.';
+            end += 1;
         }
-        decimal(&mut out, octet.into());
+        end = decimal(&mut buf, end, octet.into());
     }
-    out.push(':');
-    decimal(&mut out, v4.port());
-    out
+    buf[end] = b':';
+    end = decimal(&mut buf, end + 1, v4.port());
+    // Only ASCII digits, dots and a colon were written.
+    Arc::from(std::str::from_utf8(&buf[..end]).unwrap_or_default())
 }
 
 /// The flow texts, reusing the last server's text when the server is the same.
@@ -579,13 +584,13 @@ fn flow_of(
     let server = match last_server {
         Some((addr, text)) if *addr == server => text.clone(),
         _ => {
-            let text: Arc<str> = Arc::from(socket_text(server));
+            let text = socket_text(server);
             *last_server = Some((server, text.clone()));
             text
         }
     };
     Flow {
-        client: Arc::from(socket_text(client)),
+        client: socket_text(client),
         server,
     }
 }
@@ -914,11 +919,11 @@ mod tests {
             "[fe80::1:2]:9".parse().unwrap(),
         ];
         for a in addrs {
-            assert_eq!(socket_text(a), a.to_string());
+            assert_eq!(&*socket_text(a), a.to_string());
         }
         for port in [1u16, 9, 10, 99, 100, 999, 1000, 9999, 10000] {
             let a = SocketAddr::from(([1, 22, 133, 4], port));
-            assert_eq!(socket_text(a), a.to_string());
+            assert_eq!(&*socket_text(a), a.to_string());
         }
     }
 }
