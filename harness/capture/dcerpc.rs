@@ -71,6 +71,14 @@ impl PduFramer {
         }
     }
 
+    /// Makes the framer fresh for a new stream (as [`PduFramer::new`]), keeping its buffer's
+    /// allocation for reuse.
+    pub fn reset(&mut self, resync: bool) {
+        self.buf.clear();
+        self.base = 0;
+        self.resync = resync;
+    }
+
     /// Bytes buffered (part of a PDU, or a possible PDU start being looked at).
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -353,6 +361,25 @@ impl Association {
     /// A fresh association (no bind seen yet).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Makes the association fresh for a new connection (as [`Association::new`]), keeping
+    /// its lists' allocations for reuse.
+    pub fn reset(&mut self) {
+        let Association {
+            contexts,
+            pending_binds,
+            partial,
+            kms_bound,
+            any_bind,
+        } = self;
+        contexts.clear();
+        pending_binds.clear();
+        for p in partial {
+            p.clear();
+        }
+        *kms_bound = false;
+        *any_bind = false;
     }
 
     /// True once a bind or alter_context named the KMS interface.

@@ -95,6 +95,49 @@ struct Conn {
     calls: Calls,
 }
 
+impl Conn {
+    /// State for a new connection (`resync`: no SYN seen, so streams may start mid-PDU).
+    fn new(flow: Flow, kms_port: bool, resync: bool) -> Self {
+        Conn {
+            framers: [PduFramer::new(resync), PduFramer::new(resync)],
+            assoc: Association::new(),
+            calls: Calls {
+                flow,
+                kms_port,
+                seen_pdu: false,
+                ignored: false,
+                kms: false,
+                pending: Vec::new(),
+                orphans: Vec::new(),
+            },
+        }
+    }
+
+    /// Makes a closed connection's state fresh for a new one (as [`Conn::new`]), keeping its
+    /// buffers' and lists' allocations.
+    fn reset(&mut self, flow: Flow, kms_port: bool, resync: bool) {
+        let Conn {
+            framers,
+            assoc,
+            calls,
+        } = self;
+        for f in framers {
+            f.reset(resync);
+        }
+        assoc.reset();
+        calls.flow = flow;
+        calls.kms_port = kms_port;
+        calls.seen_pdu = false;
+        calls.ignored = false;
+        calls.kms = false;
+        calls.pending.clear();
+        calls.orphans.clear();
+    }
+}
+
+/// Most closed connections' states kept for reuse.
+const MAX_SPARE_CONNS: usize = 64;
+
 /// Where records go, plus running totals.
 struct Out<'a, F> {
     name: &'a Arc<str>,
@@ -461,14 +504,20 @@ impl Calls {
         out.record(Record::Exchange(x));
     }
 
+    /// End of the connection: answers left without their request, calls left unanswered.
+    /// The lists keep their allocations (the state is reused for a later connection).
     fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
-        for o in std::mem::take(&mut self.orphans) {
+        let mut orphans = std::mem::take(&mut self.orphans);
+        for o in orphans.drain(..) {
             let pending = self.take(o.call_id);
             self.answer(pending, o, out);
         }
-        for p in std::mem::take(&mut self.pending) {
+        self.orphans = orphans;
+        let mut pending = std::mem::take(&mut self.pending);
+        for p in pending.drain(..) {
             self.unanswered(p, out);
         }
+        self.pending = pending;
     }
 
     fn framed<F: FnMut(&Record)>(
@@ -528,7 +577,10 @@ pub struct Decoder {
     name: Arc<str>,
     kms_port: u16,
     keep_raw: bool,
-    conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
+    /// Open connections' states, boxed so that moving one in or out of the map is cheap.
+    conns: HashMap<ConnId, Box<Conn>, BuildHasherDefault<ConnIdHasher>>,
+    /// Closed connections' states, to reuse (with their allocations) for new ones.
+    spare_conns: Vec<Box<Conn>>,
     sum: SummaryRecord,
     /// A box to reuse for the next exchange record.
     spare: Option<Box<ExchangeRecord>>,
@@ -604,6 +656,7 @@ impl Decoder {
             keep_raw: true,
             spare: None,
             conns: HashMap::default(),
+            spare_conns: Vec::new(),
             sum: SummaryRecord {
                 capture: Arc::from(name),
                 ..Default::default()
@@ -636,25 +689,15 @@ impl Decoder {
                 ..
             } => {
                 let kms_port = server.port() == self.kms_port || client.port() == self.kms_port;
-                self.conns.insert(
-                    conn,
-                    Conn {
-                        framers: [
-                            PduFramer::new(client_guessed),
-                            PduFramer::new(client_guessed),
-                        ],
-                        assoc: Association::new(),
-                        calls: Calls {
-                            flow: flow_of(client, server, &mut self.last_server),
-                            kms_port,
-                            seen_pdu: false,
-                            ignored: false,
-                            kms: false,
-                            pending: Vec::new(),
-                            orphans: Vec::new(),
-                        },
-                    },
-                );
+                let flow = flow_of(client, server, &mut self.last_server);
+                let state = match self.spare_conns.pop() {
+                    Some(mut c) => {
+                        c.reset(flow, kms_port, client_guessed);
+                        c
+                    }
+                    None => Box::new(Conn::new(flow, kms_port, client_guessed)),
+                };
+                self.conns.insert(conn, state);
             }
             Event::Data {
                 conn,
@@ -664,7 +707,7 @@ impl Decoder {
                 packet_index,
                 ..
             } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
+                let Some(c) = self.conns.get_mut(&conn).map(|c| &mut **c) else {
                     return;
                 };
                 if c.calls.ignored {
@@ -688,7 +731,7 @@ impl Decoder {
                 missing,
                 packet_index,
             } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
+                let Some(c) = self.conns.get_mut(&conn).map(|c| &mut **c) else {
                     return;
                 };
                 let Conn {
@@ -719,6 +762,9 @@ impl Decoder {
                     return;
                 };
                 Self::close(&mut c, packet_index, &mut out);
+                if self.spare_conns.len() < MAX_SPARE_CONNS {
+                    self.spare_conns.push(c);
+                }
             }
             Event::Warning {
                 packet_index,
