@@ -344,7 +344,7 @@ impl Calls {
         match self.orphans.iter().position(|o| o.call_id == c.call_id) {
             Some(i) => {
                 let o = self.orphans.remove(i);
-                self.answer(Some(p), o, out);
+                self.answer(Some(&p), &o, out);
             }
             None => self.pending.push(p),
         }
@@ -387,8 +387,7 @@ impl Calls {
     }
 
     fn response<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
-        let pending = self.take(c.call_id);
-        if pending.is_none() {
+        let Some(i) = self.pending.iter().position(|p| p.call_id == c.call_id) else {
             if !self.kms && !self.kms_port {
                 return;
             }
@@ -396,7 +395,7 @@ impl Calls {
             // reassembly (a hole before it). Keep the response a while, bounded.
             if self.orphans.len() >= MAX_OPEN_CALLS * 4 {
                 let old = self.orphans.remove(0);
-                self.answer(None, old, out);
+                self.answer(None, &old, out);
             }
             self.orphans.push(Orphan {
                 call_id: c.call_id,
@@ -407,7 +406,7 @@ impl Calls {
                 packet,
             });
             return;
-        }
+        };
         let o = Orphan {
             call_id: c.call_id,
             p_cont_id: c.p_cont_id,
@@ -416,23 +415,26 @@ impl Calls {
             pdu: None,
             packet,
         };
-        self.answer_with(pending, &o, &c.stub, c.pdu, out);
+        self.answer_with(self.pending.get(i), &o, &c.stub, c.pdu, out);
+        // Dropped in place: a pending call holds a large decoded request, and moving it out
+        // of the list only to drop it showed in profiles.
+        self.pending.drain(i..=i);
     }
 
     fn answer<F: FnMut(&Record)>(
-        &mut self,
-        pending: Option<Pending>,
-        o: Orphan,
+        &self,
+        pending: Option<&Pending>,
+        o: &Orphan,
         out: &mut Out<'_, F>,
     ) {
-        self.answer_with(pending, &o, &o.stub, o.pdu.as_deref(), out);
+        self.answer_with(pending, o, &o.stub, o.pdu.as_deref(), out);
     }
 
     /// Pairs a response stub (`o` describes it; its bytes are `stub`, its whole PDU `pdu`
     /// when it came in one fragment) with its request.
     fn answer_with<F: FnMut(&Record)>(
-        &mut self,
-        pending: Option<Pending>,
+        &self,
+        pending: Option<&Pending>,
         o: &Orphan,
         stub: &[u8],
         pdu: Option<&[u8]>,
@@ -440,8 +442,8 @@ impl Calls {
     ) {
         let packet = o.packet;
         let ctx_ndr = o.ctx_ndr;
-        let mut x = match &pending {
-            // The raw request is moved in at the end (no clone).
+        let mut x = match pending {
+            // The raw request is copied in at the end.
             Some(p) => self.exchange_of(p, out.name, false),
             None => ExchangeRecord {
                 capture: out.name.clone(),
@@ -465,7 +467,6 @@ impl Calls {
         x.response_packet = Some(packet);
         let mut response_message = None;
         let ndr = pending
-            .as_ref()
             .and_then(|p| p.ndr)
             .or(ctx_ndr)
             .unwrap_or_else(|| guess_response_syntax(stub));
@@ -487,7 +488,7 @@ impl Calls {
                         x.response_error = Some(format!("response message: {e}"));
                     }
                 }
-                if let Some(Ok(req)) = pending.as_ref().map(|p| &p.request) {
+                if let Some(Ok(req)) = pending.map(|p| &p.request) {
                     let v = verify_parsed_failures(req, parsed.as_ref().map_err(|e| *e));
                     x.set_verification(&v);
                 }
@@ -495,7 +496,7 @@ impl Calls {
         }
         if out.keep_raw {
             x.raw = Some(Arc::new(RawExchange {
-                request: pending.and_then(|p| p.request.ok()),
+                request: pending.and_then(|p| p.request.as_ref().ok()).cloned(),
                 response_pdu: pdu.map(<[u8]>::to_vec),
                 response_message,
             }));
@@ -510,7 +511,7 @@ impl Calls {
         let mut orphans = std::mem::take(&mut self.orphans);
         for o in orphans.drain(..) {
             let pending = self.take(o.call_id);
-            self.answer(pending, o, out);
+            self.answer(pending.as_ref(), &o, out);
         }
         self.orphans = orphans;
         let mut pending = std::mem::take(&mut self.pending);
