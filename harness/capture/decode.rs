@@ -177,15 +177,66 @@ impl<F: FnMut(&Record)> Out<'_, F> {
         }
     }
 
-    /// `x` boxed, in the spare box when there is one.
-    fn boxed(&mut self, x: ExchangeRecord) -> Box<ExchangeRecord> {
-        match self.spare.take() {
-            Some(mut b) => {
-                *b = x;
-                b
-            }
-            None => Box::new(x),
-        }
+    /// A new exchange record of `flow` with `start`'s fields and nothing decoded yet. It is
+    /// built in the spare box when there is one: the record is large, and building it on the
+    /// stack then moving it into a box showed in profiles.
+    fn exchange(&mut self, flow: &Flow, start: ExchangeStart) -> Box<ExchangeRecord> {
+        let Some(mut x) = self.spare.take() else {
+            return Box::new(ExchangeRecord {
+                capture: self.name.clone(),
+                flow: flow.clone(),
+                call_id: start.call_id,
+                ndr: start.ndr.map(ndr_name),
+                ndr_guessed: start.ndr_guessed,
+                context_id: start.context_id,
+                fragments: start.fragments,
+                request_packet: start.request_packet,
+                response_packet: None,
+                request: None,
+                request_error: None,
+                response: None,
+                response_error: None,
+                checks: Default::default(),
+                failed: Vec::new(),
+                raw: None,
+            });
+        };
+        // Every field named, so a new one cannot be left stale.
+        let ExchangeRecord {
+            capture,
+            flow: x_flow,
+            call_id,
+            ndr,
+            ndr_guessed,
+            context_id,
+            fragments,
+            request_packet,
+            response_packet,
+            request,
+            request_error,
+            response,
+            response_error,
+            checks,
+            failed,
+            raw,
+        } = &mut *x;
+        capture.clone_from(self.name);
+        x_flow.clone_from(flow);
+        *call_id = start.call_id;
+        *ndr = start.ndr.map(ndr_name);
+        *ndr_guessed = start.ndr_guessed;
+        *context_id = start.context_id;
+        *fragments = start.fragments;
+        *request_packet = start.request_packet;
+        *response_packet = None;
+        *request = None;
+        *request_error = None;
+        *response = None;
+        *response_error = None;
+        *checks = Default::default();
+        failed.clear();
+        *raw = None;
+        x
     }
 
     fn error(&mut self, flow: Option<&Flow>, side: Option<Side>, at: ErrAt, message: String) {
@@ -204,6 +255,16 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             message,
         }));
     }
+}
+
+/// The fields an exchange record starts with (see [`Out::exchange`]).
+struct ExchangeStart {
+    call_id: u32,
+    ndr: Option<NdrSyntax>,
+    ndr_guessed: bool,
+    context_id: u16,
+    fragments: u32,
+    request_packet: Option<u64>,
 }
 
 enum ErrAt {
@@ -350,39 +411,42 @@ impl Calls {
         }
     }
 
-    fn exchange_of(&self, p: &Pending, name: &Arc<str>, keep_raw: bool) -> ExchangeRecord {
-        let (request, request_error) = match &p.request {
-            Ok(r) => (Some(RequestView::of(r)), None),
-            Err(e) => (None, Some(e.clone())),
-        };
-        ExchangeRecord {
-            capture: name.clone(),
-            flow: self.flow.clone(),
-            call_id: p.call_id,
-            ndr: p.ndr.map(ndr_name),
-            ndr_guessed: p.ndr_guessed,
-            context_id: p.context_id,
-            fragments: p.fragments,
-            request_packet: Some(p.packet),
-            response_packet: None,
-            request,
-            request_error,
-            response: None,
-            response_error: None,
-            checks: Default::default(),
-            failed: Vec::new(),
-            raw: p.request.as_ref().ok().filter(|_| keep_raw).map(|r| {
-                Arc::new(RawExchange {
-                    request: Some(r.clone()),
-                    ..RawExchange::default()
-                })
-            }),
+    /// The exchange record of pending call `p`, with its request decoded (or why not).
+    fn exchange_of<F: FnMut(&Record)>(
+        &self,
+        p: &Pending,
+        out: &mut Out<'_, F>,
+        keep_raw: bool,
+    ) -> Box<ExchangeRecord> {
+        let mut x = out.exchange(
+            &self.flow,
+            ExchangeStart {
+                call_id: p.call_id,
+                ndr: p.ndr,
+                ndr_guessed: p.ndr_guessed,
+                context_id: p.context_id,
+                fragments: p.fragments,
+                request_packet: Some(p.packet),
+            },
+        );
+        match &p.request {
+            Ok(r) => {
+                x.request = Some(RequestView::of(r));
+                if keep_raw {
+                    x.raw = Some(Arc::new(RawExchange {
+                        request: Some(r.clone()),
+                        ..RawExchange::default()
+                    }));
+                }
+            }
+            Err(e) => x.request_error = Some(e.clone()),
         }
+        x
     }
 
     fn unanswered<F: FnMut(&Record)>(&self, p: Pending, out: &mut Out<'_, F>) {
-        let x = self.exchange_of(&p, out.name, out.keep_raw);
-        let x = out.boxed(x);
+        let keep_raw = out.keep_raw;
+        let x = self.exchange_of(&p, out, keep_raw);
         out.record(Record::Exchange(x));
     }
 
@@ -444,25 +508,18 @@ impl Calls {
         let ctx_ndr = o.ctx_ndr;
         let mut x = match pending {
             // The raw request is copied in at the end.
-            Some(p) => self.exchange_of(p, out.name, false),
-            None => ExchangeRecord {
-                capture: out.name.clone(),
-                flow: self.flow.clone(),
-                call_id: o.call_id,
-                ndr: None,
-                ndr_guessed: ctx_ndr.is_none(),
-                context_id: o.p_cont_id,
-                fragments: 0,
-                request_packet: None,
-                response_packet: None,
-                request: None,
-                request_error: None,
-                response: None,
-                response_error: None,
-                checks: Default::default(),
-                failed: Vec::new(),
-                raw: None,
-            },
+            Some(p) => self.exchange_of(p, out, false),
+            None => out.exchange(
+                &self.flow,
+                ExchangeStart {
+                    call_id: o.call_id,
+                    ndr: None,
+                    ndr_guessed: ctx_ndr.is_none(),
+                    context_id: o.p_cont_id,
+                    fragments: 0,
+                    request_packet: None,
+                },
+            ),
         };
         x.response_packet = Some(packet);
         let mut response_message = None;
@@ -501,7 +558,6 @@ impl Calls {
                 response_message,
             }));
         }
-        let x = out.boxed(x);
         out.record(Record::Exchange(x));
     }
 
