@@ -711,45 +711,52 @@ impl FlowTable {
             }
         };
         let tombstoned = found == Some(TOMBSTONE);
-        if let Some(t) = found
-            .and_then(|i| self.conns.get_mut(i))
-            .and_then(Option::as_mut)
-        {
-            let conn = &mut t.conn;
-            let reused = fresh_syn
-                && (from_is_lo != conn.client_is_lo
-                    || conn.halves[0].isn.is_some_and(|isn| isn != seg.seq));
-            if !reused {
-                let done = conn.feed(
+        // Whether `found` is a tracked connection, and this SYN reuses its 5-tuple.
+        let tracked = found
+            .and_then(|i| self.conns.get(i))
+            .and_then(Option::as_ref)
+            .map(|t| {
+                fresh_syn
+                    && (from_is_lo != t.conn.client_is_lo
+                        || t.conn.halves[0].isn.is_some_and(|isn| isn != seg.seq))
+            });
+        let index = match (found, tracked) {
+            (Some(i), Some(false)) => i,
+            (_, reused) => {
+                if reused == Some(true) {
+                    self.close(hash, key, CloseReason::Reused, packet_index, emit);
+                }
+                // Not tracked (or just closed by a reusing SYN).
+                if !seg.syn && (tombstoned || seg.payload.is_empty()) {
+                    self.counters.stray += 1;
+                    return;
+                }
+                let from = SocketAddr::new(src, seg.src_port);
+                let to = SocketAddr::new(dst, seg.dst_port);
+                self.open(
+                    hash,
+                    key,
                     from_is_lo,
+                    from,
+                    to,
                     seg,
                     packet_index,
                     timestamp_ns,
-                    cap,
-                    &mut self.counters,
                     emit,
-                );
-                self.after_feed(hash, key, seg.rst, done, packet_index, emit);
-                return;
+                )
             }
-            self.close(hash, key, CloseReason::Reused, packet_index, emit);
-        }
-        // Not tracked (or just closed by a reusing SYN).
-        if !seg.syn && (tombstoned || seg.payload.is_empty()) {
-            self.counters.stray += 1;
+        };
+        // One call site for tracked and new connections, so feeding is inlined here.
+        let Some(t) = self.conns.get_mut(index).and_then(Option::as_mut) else {
             return;
-        }
-        let from = SocketAddr::new(src, seg.src_port);
-        let to = SocketAddr::new(dst, seg.dst_port);
-        let done = self.open(
-            hash,
-            key,
+        };
+        let done = t.conn.feed(
             from_is_lo,
-            from,
-            to,
             seg,
             packet_index,
             timestamp_ns,
+            cap,
+            &mut self.counters,
             emit,
         );
         self.after_feed(hash, key, seg.rst, done, packet_index, emit);
@@ -773,8 +780,8 @@ impl FlowTable {
         }
     }
 
-    /// Starts tracking `key` (replacing its tombstone, if any) and feeds it `seg`; true when
-    /// the connection is finished.
+    /// Starts tracking `key` (replacing its tombstone, if any) with `seg` as its first segment
+    /// (not fed yet); returns its index in the slab.
     #[allow(clippy::too_many_arguments)]
     fn open<F: FnMut(Event<'_>)>(
         &mut self,
@@ -787,7 +794,7 @@ impl FlowTable {
         packet_index: u64,
         timestamp_ns: u64,
         emit: &mut F,
-    ) -> bool {
+    ) -> usize {
         if self.live >= self.cfg.max_connections {
             let oldest = self
                 .conns
@@ -854,20 +861,11 @@ impl FlowTable {
                 });
             }
         }
-        let cap = self.cfg.max_buffered;
-        let Some(slab) = self.conns.get_mut(index) else {
-            return false;
-        };
+        if let Some(slab) = self.conns.get_mut(index) {
+            *slab = Some(tracked);
+        }
         self.last = Some((key, hash, index));
-        slab.insert(tracked).conn.feed(
-            from_is_lo,
-            seg,
-            packet_index,
-            timestamp_ns,
-            cap,
-            &mut self.counters,
-            emit,
-        )
+        index
     }
 
     fn close<F: FnMut(Event<'_>)>(
