@@ -469,7 +469,10 @@ impl Half {
             // Fast path: contiguous and nothing buffered in the way: deliver from the packet.
             let skip = (self.next - start) as usize;
             self.deliver(ctx, data.get(skip..).unwrap_or(&[]), c, emit);
-            self.drain(ctx, c, emit);
+            // Usually nothing is buffered: skip the call.
+            if !self.pending.is_empty() {
+                self.drain(ctx, c, emit);
+            }
             return;
         }
         self.insert(ctx, start, data, c, emit);
