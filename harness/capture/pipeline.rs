@@ -124,9 +124,11 @@ impl Pipeline {
                 return;
             }
         };
-        // A reassembled datagram's bytes (they outlive the match below).
-        let defragmented: Vec<u8>;
-        let (src, dst, payload) = match parsed {
+        // A reassembled datagram's addresses and bytes (they outlive the match below).
+        let defragmented: (IpAddr, IpAddr, Vec<u8>);
+        // Addresses by reference: copying a whole `IpAddr` that was written as IPv4 (a tag
+        // and four bytes) stalled on store forwarding.
+        let (src, dst, payload) = match &parsed {
             Ok(IpParsed::Packet(ip)) => {
                 if ip.protocol != PROTO_TCP {
                     self.summary.non_tcp += 1;
@@ -138,14 +140,14 @@ impl Pipeline {
                         warning: Warning::Snapped,
                     });
                 }
-                (ip.src, ip.dst, ip.payload)
+                (&ip.src, &ip.dst, ip.payload)
             }
             Ok(IpParsed::Fragment(f)) => {
                 if f.protocol != PROTO_TCP {
                     self.summary.non_tcp += 1;
                     return;
                 }
-                let outcome = self.defrag.push(&f, idx, &mut self.dropped);
+                let outcome = self.defrag.push(f, idx, &mut self.dropped);
                 self.report_dropped(idx, emit);
                 let DefragOutcome::Complete {
                     src, dst, payload, ..
@@ -154,10 +156,10 @@ impl Pipeline {
                     return;
                 };
                 self.summary.defragmented += 1;
-                defragmented = payload;
-                (IpAddr::V4(src), IpAddr::V4(dst), &defragmented[..])
+                defragmented = (IpAddr::V4(src), IpAddr::V4(dst), payload);
+                (&defragmented.0, &defragmented.1, &defragmented.2[..])
             }
-            Err(e) => return self.warn(idx, Warning::Ip(e), emit),
+            Err(e) => return self.warn(idx, Warning::Ip(e.clone()), emit),
         };
         // One call site for both paths, so the TCP and reassembly step is inlined here.
         match parse_tcp(payload) {

@@ -247,7 +247,7 @@ impl FlowKey {
     /// The key of a segment from `a` to `b`, and whether `a` is the key's `lo` endpoint (always
     /// true when both ends are the same).
     #[inline]
-    fn new(a_ip: IpAddr, a_port: u16, b_ip: IpAddr, b_port: u16) -> (Self, bool) {
+    fn new(a_ip: &IpAddr, a_port: u16, b_ip: &IpAddr, b_port: u16) -> (Self, bool) {
         if let (IpAddr::V4(a), IpAddr::V4(b)) = (a_ip, b_ip) {
             // The common case, in one word per endpoint: `address << 16 | port` orders as the
             // (address, port) tuple does.
@@ -264,7 +264,7 @@ impl FlowKey {
             };
             return (key, a_is_lo);
         }
-        Self::of_endpoints(endpoint(a_ip, a_port), endpoint(b_ip, b_port))
+        Self::of_endpoints(endpoint(*a_ip, a_port), endpoint(*b_ip, b_port))
     }
 
     /// [`FlowKey::new`] for any endpoints (as [`endpoint`] gives them).
@@ -703,8 +703,8 @@ impl FlowTable {
     #[inline]
     pub fn segment<F: FnMut(Event<'_>)>(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         seg: &TcpSegment<'_>,
         packet_index: u64,
         timestamp_ns: u64,
@@ -753,8 +753,8 @@ impl FlowTable {
                     self.counters.stray += 1;
                     return;
                 }
-                let from = SocketAddr::new(src, seg.src_port);
-                let to = SocketAddr::new(dst, seg.dst_port);
+                let from = SocketAddr::new(*src, seg.src_port);
+                let to = SocketAddr::new(*dst, seg.dst_port);
                 self.open(
                     hash,
                     key,
@@ -1051,7 +1051,7 @@ mod tests {
         for (a, ap) in addrs {
             for (b, bp) in addrs {
                 let (a, b): (IpAddr, IpAddr) = (a.parse().unwrap(), b.parse().unwrap());
-                let fast = FlowKey::new(a, ap, b, bp);
+                let fast = FlowKey::new(&a, ap, &b, bp);
                 let general = FlowKey::of_endpoints(endpoint(a, ap), endpoint(b, bp));
                 assert_eq!(fast, general, "{a}:{ap} -> {b}:{bp}");
             }
