@@ -220,8 +220,9 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             failed,
             raw,
         } = &mut *x;
-        capture.clone_from(self.name);
-        x_flow.clone_from(flow);
+        share(capture, self.name);
+        share(&mut x_flow.client, &flow.client);
+        share(&mut x_flow.server, &flow.server);
         *call_id = start.call_id;
         *ndr = start.ndr.map(ndr_name);
         *ndr_guessed = start.ndr_guessed;
@@ -254,6 +255,15 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             direction: side.map(side_dir),
             message,
         }));
+    }
+}
+
+/// Points `dst` at `src`'s text. The reference counts are only touched when `dst` points
+/// elsewhere: they are atomic, and their updates showed in profiles (a reused record mostly
+/// names the same capture and server, often the same client).
+fn share(dst: &mut Arc<str>, src: &Arc<str>) {
+    if !Arc::ptr_eq(dst, src) {
+        *dst = src.clone();
     }
 }
 
