@@ -144,9 +144,19 @@ struct Out<'a, F> {
     keep_raw: bool,
     sum: &'a mut SummaryRecord,
     emit: &'a mut F,
-    /// The last exchange record's box, taken back after emitting: the next exchange reuses
-    /// the allocation.
-    spare: &'a mut Option<Box<ExchangeRecord>>,
+    /// Emitted records taken back for the next ones to reuse.
+    spare: &'a mut Spare,
+}
+
+/// Emitted records, taken back after emitting: the next record of the kind reuses the
+/// allocation and, when they are the same, the shared texts (sparing atomic reference-count
+/// updates).
+#[derive(Default)]
+struct Spare {
+    /// The last exchange record's box.
+    exchange: Option<Box<ExchangeRecord>>,
+    /// The last bind record.
+    bind: Option<BindRecord>,
 }
 
 impl<F: FnMut(&Record)> Out<'_, F> {
@@ -172,16 +182,56 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             Record::Summary(_) => {}
         }
         (self.emit)(&r);
-        if let Record::Exchange(x) = r {
-            *self.spare = Some(x);
+        match r {
+            Record::Exchange(x) => self.spare.exchange = Some(x),
+            Record::Bind(b) => self.spare.bind = Some(b),
+            _ => {}
         }
+    }
+
+    /// The record of bind `b` on `flow`, in the spare bind record when there is one.
+    fn bind(&mut self, flow: &Flow, b: BindOutcome, kms: bool) -> BindRecord {
+        let pdu = if b.alter { "alter_context" } else { "bind" };
+        let Some(mut r) = self.spare.bind.take() else {
+            return BindRecord {
+                capture: self.name.clone(),
+                flow: flow.clone(),
+                call_id: b.call_id,
+                pdu,
+                answer: b.answer,
+                reject_reason: b.reject_reason,
+                kms,
+                contexts: b.contexts,
+            };
+        };
+        // Every field named, so a new one cannot be left stale.
+        let BindRecord {
+            capture,
+            flow: r_flow,
+            call_id,
+            pdu: r_pdu,
+            answer,
+            reject_reason,
+            kms: r_kms,
+            contexts,
+        } = &mut r;
+        share(capture, self.name);
+        share(&mut r_flow.client, &flow.client);
+        share(&mut r_flow.server, &flow.server);
+        *call_id = b.call_id;
+        *r_pdu = pdu;
+        *answer = b.answer;
+        *reject_reason = b.reject_reason;
+        *r_kms = kms;
+        *contexts = b.contexts;
+        r
     }
 
     /// A new exchange record of `flow` with `start`'s fields and nothing decoded yet. It is
     /// built in the spare box when there is one: the record is large, and building it on the
     /// stack then moving it into a box showed in profiles.
     fn exchange(&mut self, flow: &Flow, start: ExchangeStart) -> Box<ExchangeRecord> {
-        let Some(mut x) = self.spare.take() else {
+        let Some(mut x) = self.spare.exchange.take() else {
             return Box::new(ExchangeRecord {
                 capture: self.name.clone(),
                 flow: flow.clone(),
@@ -364,16 +414,8 @@ impl Calls {
     fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
         let kms = b.contexts.iter().any(|c| c.interface == KMS_INTERFACE_UUID);
         self.kms |= kms;
-        out.record(Record::Bind(BindRecord {
-            capture: out.name.clone(),
-            flow: self.flow.clone(),
-            call_id: b.call_id,
-            pdu: if b.alter { "alter_context" } else { "bind" },
-            answer: b.answer,
-            reject_reason: b.reject_reason,
-            kms,
-            contexts: b.contexts,
-        }));
+        let r = out.bind(&self.flow, b, kms);
+        out.record(Record::Bind(r));
     }
 
     fn take(&mut self, call_id: u32) -> Option<Pending> {
@@ -649,8 +691,8 @@ pub struct Decoder {
     /// Closed connections' states, to reuse (with their allocations) for new ones.
     spare_conns: Vec<Box<Conn>>,
     sum: SummaryRecord,
-    /// A box to reuse for the next exchange record.
-    spare: Option<Box<ExchangeRecord>>,
+    /// Emitted records, for the next ones to reuse.
+    spare: Spare,
     /// The last server address and its text (most connections go to one server).
     last_server: Option<(SocketAddr, Arc<str>)>,
 }
@@ -721,7 +763,7 @@ impl Decoder {
             name: Arc::from(name),
             kms_port,
             keep_raw: true,
-            spare: None,
+            spare: Spare::default(),
             conns: HashMap::default(),
             spare_conns: Vec::new(),
             sum: SummaryRecord {
