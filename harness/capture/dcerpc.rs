@@ -412,7 +412,10 @@ impl Association {
         bytes: &[u8],
         emit: &mut F,
     ) {
-        let pdu = match Pdu::parse(bytes) {
+        // Looked at in place, then taken apart field by field below: moving the whole parsed
+        // PDU out of the result stalled on store forwarding (perf).
+        let parsed = Pdu::parse(bytes);
+        let pdu = match &parsed {
             Ok(p) => p,
             Err(e) => {
                 return emit(RpcEvent::Problem {
@@ -422,7 +425,7 @@ impl Association {
                 })
             }
         };
-        let expected_side = match &pdu {
+        let expected_side = match pdu {
             Pdu::Bind(..) | Pdu::AlterContext(..) | Pdu::Request(..) => Side::Client,
             _ => Side::Server,
         };
@@ -434,6 +437,9 @@ impl Association {
             });
         }
         let alter = matches!(pdu, Pdu::AlterContext(..));
+        let Ok(pdu) = parsed else {
+            return;
+        };
         match pdu {
             Pdu::Bind(c, b) | Pdu::AlterContext(c, b) => {
                 self.any_bind = true;
