@@ -688,7 +688,9 @@ pub struct Decoder {
     keep_raw: bool,
     /// Open connections' states, boxed so that moving one in or out of the map is cheap.
     conns: HashMap<ConnId, Box<Conn>, BuildHasherDefault<ConnIdHasher>>,
-    /// Closed connections' states, to reuse (with their allocations) for new ones.
+    /// Closed connections' states, to reuse (with their allocations) for new ones. Boxed: a
+    /// state moves between this list and `conns` as a pointer, not a copy.
+    #[allow(clippy::vec_box)]
     spare_conns: Vec<Box<Conn>>,
     sum: SummaryRecord,
     /// Emitted records, for the next ones to reuse.
