@@ -432,8 +432,17 @@ impl Calls {
             },
             None => (guess_syntax(&c.stub), true),
         };
-        let request = decode_request(&c.stub, ndr);
-        if c.context.is_none() && !c.any_bind && !self.kms_port && request.is_err() {
+        // Decoded straight into the pending call (a decoded request is large).
+        let p = Pending {
+            call_id: c.call_id,
+            context_id: c.p_cont_id,
+            ndr: Some(ndr),
+            ndr_guessed: guessed,
+            fragments: c.fragments,
+            packet,
+            request: decode_request(&c.stub, ndr),
+        };
+        if c.context.is_none() && !c.any_bind && !self.kms_port && p.request.is_err() {
             // No bind, not the KMS port, not a KMS request: not KMS traffic.
             return;
         }
@@ -445,15 +454,6 @@ impl Calls {
             let old = self.pending.remove(0);
             self.unanswered(old, out);
         }
-        let p = Pending {
-            call_id: c.call_id,
-            context_id: c.p_cont_id,
-            ndr: Some(ndr),
-            ndr_guessed: guessed,
-            fragments: c.fragments,
-            packet,
-            request,
-        };
         match self.orphans.iter().position(|o| o.call_id == c.call_id) {
             Some(i) => {
                 let o = self.orphans.remove(i);
