@@ -796,4 +796,27 @@ mod tests {
         });
         assert_eq!(problems, 1, "middle fragment without FIRST");
     }
+
+    #[test]
+    fn reset_states_equal_new_ones() {
+        let mut assoc = Association::new();
+        let bind = Pdu::Bind(
+            Common::new(1),
+            Bind::new(vec![ContextElement::new(0, KMS_INTERFACE, NDR32)]),
+        )
+        .encode();
+        assoc.pdu(Side::Client, 0, &bind, &mut |_| {});
+        let first = request(2, PfcFlags::FIRST_FRAG, &[1; 10]);
+        assoc.pdu(Side::Client, 0, &first, &mut |_| {});
+        assert!(assoc.kms_bound() && assoc.any_bind());
+        assert_ne!(format!("{assoc:?}"), format!("{:?}", Association::new()));
+        assoc.reset();
+        assert_eq!(format!("{assoc:?}"), format!("{:?}", Association::new()));
+
+        let mut framer = PduFramer::new(false);
+        framer.push(0, &first[..first.len() - 1], &mut |_| {});
+        assert!(framer.buffered() > 0);
+        framer.reset(true);
+        assert_eq!(format!("{framer:?}"), format!("{:?}", PduFramer::new(true)));
+    }
 }
