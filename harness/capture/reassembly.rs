@@ -903,10 +903,24 @@ impl FlowTable {
             return;
         };
         let index = entry.get().conn;
-        let Some(Tracked { mut conn, .. }) = self.conns.get_mut(index).and_then(Option::take)
-        else {
+        let Some(slab) = self.conns.get_mut(index) else {
             return;
         };
+        // Flushed in place, then dropped there: taking the (large) state out first copied it.
+        let Some(Tracked { conn, .. }) = slab.as_mut() else {
+            return;
+        };
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let ctx = Ctx {
+                conn: conn.id,
+                dir,
+                packet_index,
+                timestamp_ns: conn.last_ns,
+            };
+            conn.halves[dir.idx()].flush(ctx, &mut self.counters, emit);
+        }
+        let id = conn.id;
+        *slab = None;
         self.free.push(index);
         if self.last.is_some_and(|(_, _, i)| i == index) {
             self.last = None;
@@ -933,17 +947,8 @@ impl FlowTable {
             entry.remove();
         }
         self.live -= 1;
-        for dir in [Direction::ToServer, Direction::ToClient] {
-            let ctx = Ctx {
-                conn: conn.id,
-                dir,
-                packet_index,
-                timestamp_ns: conn.last_ns,
-            };
-            conn.halves[dir.idx()].flush(ctx, &mut self.counters, emit);
-        }
         emit(Event::Closed {
-            conn: conn.id,
+            conn: id,
             reason,
             packet_index,
         });
