@@ -853,17 +853,6 @@ impl FlowTable {
             packet_index,
             timestamp_ns,
         });
-        let tracked = Tracked {
-            key,
-            hash,
-            conn: Conn {
-                id,
-                client_is_lo,
-                halves: [Half::default(), Half::default()],
-                last_ns: timestamp_ns,
-                last_packet: packet_index,
-            },
-        };
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -884,7 +873,18 @@ impl FlowTable {
             }
         }
         if let Some(slab) = self.conns.get_mut(index) {
-            *slab = Some(tracked);
+            // Built in its slot (the state is large).
+            *slab = Some(Tracked {
+                key,
+                hash,
+                conn: Conn {
+                    id,
+                    client_is_lo,
+                    halves: [Half::default(), Half::default()],
+                    last_ns: timestamp_ns,
+                    last_packet: packet_index,
+                },
+            });
         }
         self.last = Some((key, hash, index));
         index
