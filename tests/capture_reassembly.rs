@@ -29,7 +29,7 @@ fn feed(t: &mut FlowTable, segs: &[Segment], first: u64, out: &mut Vec<Ev>) {
         let bytes = s.tcp_bytes();
         let seg = parse_tcp(&bytes).expect("valid segment");
         let i = first + i as u64;
-        t.segment(s.from.ip(), s.to.ip(), &seg, i, i * 1000, &mut |e| {
+        t.segment(&s.from.ip(), &s.to.ip(), &seg, i, i * 1000, &mut |e| {
             record(out, e)
         });
     }

@@ -71,6 +71,14 @@ impl PduFramer {
         }
     }
 
+    /// Makes the framer fresh for a new stream (as [`PduFramer::new`]), keeping its buffer's
+    /// allocation for reuse.
+    pub fn reset(&mut self, resync: bool) {
+        self.buf.clear();
+        self.base = 0;
+        self.resync = resync;
+    }
+
     /// Bytes buffered (part of a PDU, or a possible PDU start being looked at).
     pub fn buffered(&self) -> usize {
         self.buf.len()
@@ -355,6 +363,25 @@ impl Association {
         Self::default()
     }
 
+    /// Makes the association fresh for a new connection (as [`Association::new`]), keeping
+    /// its lists' allocations for reuse.
+    pub fn reset(&mut self) {
+        let Association {
+            contexts,
+            pending_binds,
+            partial,
+            kms_bound,
+            any_bind,
+        } = self;
+        contexts.clear();
+        pending_binds.clear();
+        for p in partial {
+            p.clear();
+        }
+        *kms_bound = false;
+        *any_bind = false;
+    }
+
     /// True once a bind or alter_context named the KMS interface.
     pub fn kms_bound(&self) -> bool {
         self.kms_bound
@@ -385,7 +412,10 @@ impl Association {
         bytes: &[u8],
         emit: &mut F,
     ) {
-        let pdu = match Pdu::parse(bytes) {
+        // Looked at in place, then taken apart field by field below: moving the whole parsed
+        // PDU out of the result stalled on store forwarding (perf).
+        let parsed = Pdu::parse(bytes);
+        let pdu = match &parsed {
             Ok(p) => p,
             Err(e) => {
                 return emit(RpcEvent::Problem {
@@ -395,7 +425,7 @@ impl Association {
                 })
             }
         };
-        let expected_side = match &pdu {
+        let expected_side = match pdu {
             Pdu::Bind(..) | Pdu::AlterContext(..) | Pdu::Request(..) => Side::Client,
             _ => Side::Server,
         };
@@ -407,6 +437,9 @@ impl Association {
             });
         }
         let alter = matches!(pdu, Pdu::AlterContext(..));
+        let Ok(pdu) = parsed else {
+            return;
+        };
         match pdu {
             Pdu::Bind(c, b) | Pdu::AlterContext(c, b) => {
                 self.any_bind = true;
@@ -762,5 +795,28 @@ mod tests {
             }
         });
         assert_eq!(problems, 1, "middle fragment without FIRST");
+    }
+
+    #[test]
+    fn reset_states_equal_new_ones() {
+        let mut assoc = Association::new();
+        let bind = Pdu::Bind(
+            Common::new(1),
+            Bind::new(vec![ContextElement::new(0, KMS_INTERFACE, NDR32)]),
+        )
+        .encode();
+        assoc.pdu(Side::Client, 0, &bind, &mut |_| {});
+        let first = request(2, PfcFlags::FIRST_FRAG, &[1; 10]);
+        assoc.pdu(Side::Client, 0, &first, &mut |_| {});
+        assert!(assoc.kms_bound() && assoc.any_bind());
+        assert_ne!(format!("{assoc:?}"), format!("{:?}", Association::new()));
+        assoc.reset();
+        assert_eq!(format!("{assoc:?}"), format!("{:?}", Association::new()));
+
+        let mut framer = PduFramer::new(false);
+        framer.push(0, &first[..first.len() - 1], &mut |_| {});
+        assert!(framer.buffered() > 0);
+        framer.reset(true);
+        assert_eq!(format!("{framer:?}"), format!("{:?}", PduFramer::new(true)));
     }
 }

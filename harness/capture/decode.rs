@@ -95,15 +95,68 @@ struct Conn {
     calls: Calls,
 }
 
+impl Conn {
+    /// State for a new connection (`resync`: no SYN seen, so streams may start mid-PDU).
+    fn new(flow: Flow, kms_port: bool, resync: bool) -> Self {
+        Conn {
+            framers: [PduFramer::new(resync), PduFramer::new(resync)],
+            assoc: Association::new(),
+            calls: Calls {
+                flow,
+                kms_port,
+                seen_pdu: false,
+                ignored: false,
+                kms: false,
+                pending: Vec::new(),
+                orphans: Vec::new(),
+            },
+        }
+    }
+
+    /// Makes a closed connection's state fresh for a new one (as [`Conn::new`]), keeping its
+    /// buffers' and lists' allocations.
+    fn reset(&mut self, flow: Flow, kms_port: bool, resync: bool) {
+        let Conn {
+            framers,
+            assoc,
+            calls,
+        } = self;
+        for f in framers {
+            f.reset(resync);
+        }
+        assoc.reset();
+        calls.flow = flow;
+        calls.kms_port = kms_port;
+        calls.seen_pdu = false;
+        calls.ignored = false;
+        calls.kms = false;
+        calls.pending.clear();
+        calls.orphans.clear();
+    }
+}
+
+/// Most closed connections' states kept for reuse.
+const MAX_SPARE_CONNS: usize = 64;
+
 /// Where records go, plus running totals.
 struct Out<'a, F> {
     name: &'a Arc<str>,
     keep_raw: bool,
     sum: &'a mut SummaryRecord,
     emit: &'a mut F,
-    /// The last exchange record's box, taken back after emitting: the next exchange reuses
-    /// the allocation.
-    spare: &'a mut Option<Box<ExchangeRecord>>,
+    /// Emitted records taken back for the next ones to reuse.
+    spare: &'a mut Spare,
+}
+
+/// Emitted records, taken back after emitting: the next record of the kind reuses the
+/// allocation and, when they are the same, the shared texts (sparing atomic reference-count
+/// updates).
+#[derive(Default)]
+struct Spare {
+    /// The last exchange record's box.
+    exchange: Option<Box<ExchangeRecord>>,
+    /// The last bind record.
+    bind: Option<BindRecord>,
 }
 
 impl<F: FnMut(&Record)> Out<'_, F> {
@@ -129,20 +182,112 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             Record::Summary(_) => {}
         }
         (self.emit)(&r);
-        if let Record::Exchange(x) = r {
-            *self.spare = Some(x);
+        match r {
+            Record::Exchange(x) => self.spare.exchange = Some(x),
+            Record::Bind(b) => self.spare.bind = Some(b),
+            _ => {}
         }
     }
 
-    /// `x` boxed, in the spare box when there is one.
-    fn boxed(&mut self, x: ExchangeRecord) -> Box<ExchangeRecord> {
-        match self.spare.take() {
-            Some(mut b) => {
-                *b = x;
-                b
-            }
-            None => Box::new(x),
-        }
+    /// The record of bind `b` on `flow`, in the spare bind record when there is one.
+    fn bind(&mut self, flow: &Flow, b: BindOutcome, kms: bool) -> BindRecord {
+        let pdu = if b.alter { "alter_context" } else { "bind" };
+        let Some(mut r) = self.spare.bind.take() else {
+            return BindRecord {
+                capture: self.name.clone(),
+                flow: flow.clone(),
+                call_id: b.call_id,
+                pdu,
+                answer: b.answer,
+                reject_reason: b.reject_reason,
+                kms,
+                contexts: b.contexts,
+            };
+        };
+        // Every field named, so a new one cannot be left stale.
+        let BindRecord {
+            capture,
+            flow: r_flow,
+            call_id,
+            pdu: r_pdu,
+            answer,
+            reject_reason,
+            kms: r_kms,
+            contexts,
+        } = &mut r;
+        share(capture, self.name);
+        share(&mut r_flow.client, &flow.client);
+        share(&mut r_flow.server, &flow.server);
+        *call_id = b.call_id;
+        *r_pdu = pdu;
+        *answer = b.answer;
+        *reject_reason = b.reject_reason;
+        *r_kms = kms;
+        *contexts = b.contexts;
+        r
+    }
+
+    /// A new exchange record of `flow` with `start`'s fields and nothing decoded yet. It is
+    /// built in the spare box when there is one: the record is large, and building it on the
+    /// stack then moving it into a box showed in profiles.
+    fn exchange(&mut self, flow: &Flow, start: ExchangeStart) -> Box<ExchangeRecord> {
+        let Some(mut x) = self.spare.exchange.take() else {
+            return Box::new(ExchangeRecord {
+                capture: self.name.clone(),
+                flow: flow.clone(),
+                call_id: start.call_id,
+                ndr: start.ndr.map(ndr_name),
+                ndr_guessed: start.ndr_guessed,
+                context_id: start.context_id,
+                fragments: start.fragments,
+                request_packet: start.request_packet,
+                response_packet: None,
+                request: None,
+                request_error: None,
+                response: None,
+                response_error: None,
+                checks: Default::default(),
+                failed: Vec::new(),
+                raw: None,
+            });
+        };
+        // Every field named, so a new one cannot be left stale.
+        let ExchangeRecord {
+            capture,
+            flow: x_flow,
+            call_id,
+            ndr,
+            ndr_guessed,
+            context_id,
+            fragments,
+            request_packet,
+            response_packet,
+            request,
+            request_error,
+            response,
+            response_error,
+            checks,
+            failed,
+            raw,
+        } = &mut *x;
+        share(capture, self.name);
+        share(&mut x_flow.client, &flow.client);
+        share(&mut x_flow.server, &flow.server);
+        *call_id = start.call_id;
+        *ndr = start.ndr.map(ndr_name);
+        *ndr_guessed = start.ndr_guessed;
+        *context_id = start.context_id;
+        *fragments = start.fragments;
+        *request_packet = start.request_packet;
+        *response_packet = None;
+        *request = None;
+        *request_error = None;
+        *response = None;
+        *response_error = None;
+        *checks = Default::default();
+        failed.clear();
+        *raw = None;
+        x
     }
 
     fn error(&mut self, flow: Option<&Flow>, side: Option<Side>, at: ErrAt, message: String) {
@@ -161,6 +306,25 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             message,
         }));
     }
+}
+
+/// Points `dst` at `src`'s text. The reference counts are only touched when `dst` points
+/// elsewhere: they are atomic, and their updates showed in profiles (a reused record mostly
+/// names the same capture and server, often the same client).
+fn share(dst: &mut Arc<str>, src: &Arc<str>) {
+    if !Arc::ptr_eq(dst, src) {
+        *dst = src.clone();
+    }
+}
+
+/// The fields an exchange record starts with (see [`Out::exchange`]).
+struct ExchangeStart {
+    call_id: u32,
+    ndr: Option<NdrSyntax>,
+    ndr_guessed: bool,
+    context_id: u16,
+    fragments: u32,
+    request_packet: Option<u64>,
 }
 
 enum ErrAt {
@@ -250,16 +414,8 @@ impl Calls {
     fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
         let kms = b.contexts.iter().any(|c| c.interface == KMS_INTERFACE_UUID);
         self.kms |= kms;
-        out.record(Record::Bind(BindRecord {
-            capture: out.name.clone(),
-            flow: self.flow.clone(),
-            call_id: b.call_id,
-            pdu: if b.alter { "alter_context" } else { "bind" },
-            answer: b.answer,
-            reject_reason: b.reject_reason,
-            kms,
-            contexts: b.contexts,
-        }));
+        let r = out.bind(&self.flow, b, kms);
+        out.record(Record::Bind(r));
     }
 
     fn take(&mut self, call_id: u32) -> Option<Pending> {
@@ -276,8 +432,17 @@ impl Calls {
             },
             None => (guess_syntax(&c.stub), true),
         };
-        let request = decode_request(&c.stub, ndr);
-        if c.context.is_none() && !c.any_bind && !self.kms_port && request.is_err() {
+        // Decoded straight into the pending call (a decoded request is large).
+        let p = Pending {
+            call_id: c.call_id,
+            context_id: c.p_cont_id,
+            ndr: Some(ndr),
+            ndr_guessed: guessed,
+            fragments: c.fragments,
+            packet,
+            request: decode_request(&c.stub, ndr),
+        };
+        if c.context.is_none() && !c.any_bind && !self.kms_port && p.request.is_err() {
             // No bind, not the KMS port, not a KMS request: not KMS traffic.
             return;
         }
@@ -289,63 +454,56 @@ impl Calls {
             let old = self.pending.remove(0);
             self.unanswered(old, out);
         }
-        let p = Pending {
-            call_id: c.call_id,
-            context_id: c.p_cont_id,
-            ndr: Some(ndr),
-            ndr_guessed: guessed,
-            fragments: c.fragments,
-            packet,
-            request,
-        };
         match self.orphans.iter().position(|o| o.call_id == c.call_id) {
             Some(i) => {
                 let o = self.orphans.remove(i);
-                self.answer(Some(p), o, out);
+                self.answer(Some(&p), &o, out);
             }
             None => self.pending.push(p),
         }
     }
 
-    fn exchange_of(&self, p: &Pending, name: &Arc<str>, keep_raw: bool) -> ExchangeRecord {
-        let (request, request_error) = match &p.request {
-            Ok(r) => (Some(RequestView::of(r)), None),
-            Err(e) => (None, Some(e.clone())),
-        };
-        ExchangeRecord {
-            capture: name.clone(),
-            flow: self.flow.clone(),
-            call_id: p.call_id,
-            ndr: p.ndr.map(ndr_name),
-            ndr_guessed: p.ndr_guessed,
-            context_id: p.context_id,
-            fragments: p.fragments,
-            request_packet: Some(p.packet),
-            response_packet: None,
-            request,
-            request_error,
-            response: None,
-            response_error: None,
-            checks: Default::default(),
-            failed: Vec::new(),
-            raw: p.request.as_ref().ok().filter(|_| keep_raw).map(|r| {
-                Arc::new(RawExchange {
-                    request: Some(r.clone()),
-                    ..RawExchange::default()
-                })
-            }),
+    /// The exchange record of pending call `p`, with its request decoded (or why not).
+    fn exchange_of<F: FnMut(&Record)>(
+        &self,
+        p: &Pending,
+        out: &mut Out<'_, F>,
+        keep_raw: bool,
+    ) -> Box<ExchangeRecord> {
+        let mut x = out.exchange(
+            &self.flow,
+            ExchangeStart {
+                call_id: p.call_id,
+                ndr: p.ndr,
+                ndr_guessed: p.ndr_guessed,
+                context_id: p.context_id,
+                fragments: p.fragments,
+                request_packet: Some(p.packet),
+            },
+        );
+        match &p.request {
+            Ok(r) => {
+                x.request = Some(RequestView::of(r));
+                if keep_raw {
+                    x.raw = Some(Arc::new(RawExchange {
+                        request: Some(r.clone()),
+                        ..RawExchange::default()
+                    }));
+                }
+            }
+            Err(e) => x.request_error = Some(e.clone()),
         }
+        x
     }
 
     fn unanswered<F: FnMut(&Record)>(&self, p: Pending, out: &mut Out<'_, F>) {
-        let x = self.exchange_of(&p, out.name, out.keep_raw);
-        let x = out.boxed(x);
+        let keep_raw = out.keep_raw;
+        let x = self.exchange_of(&p, out, keep_raw);
         out.record(Record::Exchange(x));
     }
 
     fn response<F: FnMut(&Record)>(&mut self, c: CallPdu<'_>, packet: u64, out: &mut Out<'_, F>) {
-        let pending = self.take(c.call_id);
-        if pending.is_none() {
+        let Some(i) = self.pending.iter().position(|p| p.call_id == c.call_id) else {
             if !self.kms && !self.kms_port {
                 return;
             }
@@ -353,7 +511,7 @@ impl Calls {
             // reassembly (a hole before it). Keep the response a while, bounded.
             if self.orphans.len() >= MAX_OPEN_CALLS * 4 {
                 let old = self.orphans.remove(0);
-                self.answer(None, old, out);
+                self.answer(None, &old, out);
             }
             self.orphans.push(Orphan {
                 call_id: c.call_id,
@@ -364,7 +522,7 @@ impl Calls {
                 packet,
             });
             return;
-        }
+        };
         let o = Orphan {
             call_id: c.call_id,
             p_cont_id: c.p_cont_id,
@@ -373,23 +531,26 @@ impl Calls {
             pdu: None,
             packet,
         };
-        self.answer_with(pending, &o, &c.stub, c.pdu, out);
+        self.answer_with(self.pending.get(i), &o, &c.stub, c.pdu, out);
+        // Dropped in place: a pending call holds a large decoded request, and moving it out
+        // of the list only to drop it showed in profiles.
+        self.pending.drain(i..=i);
     }
 
     fn answer<F: FnMut(&Record)>(
-        &mut self,
-        pending: Option<Pending>,
-        o: Orphan,
+        &self,
+        pending: Option<&Pending>,
+        o: &Orphan,
         out: &mut Out<'_, F>,
     ) {
-        self.answer_with(pending, &o, &o.stub, o.pdu.as_deref(), out);
+        self.answer_with(pending, o, &o.stub, o.pdu.as_deref(), out);
     }
 
     /// Pairs a response stub (`o` describes it; its bytes are `stub`, its whole PDU `pdu`
     /// when it came in one fragment) with its request.
     fn answer_with<F: FnMut(&Record)>(
-        &mut self,
-        pending: Option<Pending>,
+        &self,
+        pending: Option<&Pending>,
         o: &Orphan,
         stub: &[u8],
         pdu: Option<&[u8]>,
@@ -397,32 +558,24 @@ impl Calls {
     ) {
         let packet = o.packet;
         let ctx_ndr = o.ctx_ndr;
-        let mut x = match &pending {
-            // The raw request is moved in at the end (no clone).
-            Some(p) => self.exchange_of(p, out.name, false),
-            None => ExchangeRecord {
-                capture: out.name.clone(),
-                flow: self.flow.clone(),
-                call_id: o.call_id,
-                ndr: None,
-                ndr_guessed: ctx_ndr.is_none(),
-                context_id: o.p_cont_id,
-                fragments: 0,
-                request_packet: None,
-                response_packet: None,
-                request: None,
-                request_error: None,
-                response: None,
-                response_error: None,
-                checks: Default::default(),
-                failed: Vec::new(),
-                raw: None,
-            },
+        let mut x = match pending {
+            // The raw request is copied in at the end.
+            Some(p) => self.exchange_of(p, out, false),
+            None => out.exchange(
+                &self.flow,
+                ExchangeStart {
+                    call_id: o.call_id,
+                    ndr: None,
+                    ndr_guessed: ctx_ndr.is_none(),
+                    context_id: o.p_cont_id,
+                    fragments: 0,
+                    request_packet: None,
+                },
+            ),
         };
         x.response_packet = Some(packet);
         let mut response_message = None;
         let ndr = pending
-            .as_ref()
             .and_then(|p| p.ndr)
             .or(ctx_ndr)
             .unwrap_or_else(|| guess_response_syntax(stub));
@@ -444,7 +597,7 @@ impl Calls {
                         x.response_error = Some(format!("response message: {e}"));
                     }
                 }
-                if let Some(Ok(req)) = pending.as_ref().map(|p| &p.request) {
+                if let Some(Ok(req)) = pending.map(|p| &p.request) {
                     let v = verify_parsed_failures(req, parsed.as_ref().map_err(|e| *e));
                     x.set_verification(&v);
                 }
@@ -452,23 +605,28 @@ impl Calls {
         }
         if out.keep_raw {
             x.raw = Some(Arc::new(RawExchange {
-                request: pending.and_then(|p| p.request.ok()),
+                request: pending.and_then(|p| p.request.as_ref().ok()).cloned(),
                 response_pdu: pdu.map(<[u8]>::to_vec),
                 response_message,
             }));
         }
-        let x = out.boxed(x);
         out.record(Record::Exchange(x));
     }
 
+    /// End of the connection: answers left without their request, calls left unanswered.
+    /// The lists keep their allocations (the state is reused for a later connection).
     fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
-        for o in std::mem::take(&mut self.orphans) {
+        let mut orphans = std::mem::take(&mut self.orphans);
+        for o in orphans.drain(..) {
             let pending = self.take(o.call_id);
-            self.answer(pending, o, out);
+            self.answer(pending.as_ref(), &o, out);
         }
-        for p in std::mem::take(&mut self.pending) {
+        self.orphans = orphans;
+        let mut pending = std::mem::take(&mut self.pending);
+        for p in pending.drain(..) {
             self.unanswered(p, out);
         }
+        self.pending = pending;
     }
 
     fn framed<F: FnMut(&Record)>(
@@ -528,46 +686,56 @@ pub struct Decoder {
     name: Arc<str>,
     kms_port: u16,
     keep_raw: bool,
-    conns: HashMap<ConnId, Conn, BuildHasherDefault<ConnIdHasher>>,
+    /// Open connections' states, boxed so that moving one in or out of the map is cheap.
+    conns: HashMap<ConnId, Box<Conn>, BuildHasherDefault<ConnIdHasher>>,
+    /// Closed connections' states, to reuse (with their allocations) for new ones. Boxed: a
+    /// state moves between this list and `conns` as a pointer, not a copy.
+    #[allow(clippy::vec_box)]
+    spare_conns: Vec<Box<Conn>>,
     sum: SummaryRecord,
-    /// A box to reuse for the next exchange record.
-    spare: Option<Box<ExchangeRecord>>,
+    /// Emitted records, for the next ones to reuse.
+    spare: Spare,
     /// The last server address and its text (most connections go to one server).
     last_server: Option<(SocketAddr, Arc<str>)>,
 }
 
-/// `ip:port` as `SocketAddr`'s `Display` writes it; IPv4 without the general formatter
-/// (one connection each, so it showed in profiles), IPv6 through it.
-fn socket_text(a: SocketAddr) -> String {
+/// `ip:port` as `SocketAddr`'s `Display` writes it, as the shared text records hold. IPv4
+/// (one connection each, so it showed in profiles) is written into a stack buffer and copied
+/// once into the `Arc`, without the general formatter; IPv6 goes through it.
+fn socket_text(a: SocketAddr) -> Arc<str> {
     let SocketAddr::V4(v4) = a else {
-        return a.to_string();
+        return Arc::from(a.to_string());
     };
-    fn decimal(out: &mut String, v: u16) {
-        let mut digits = [0u8; 5];
-        let mut n = 0;
+    /// Appends `v`'s decimal digits at `buf[at..]`; returns the new end.
+    fn decimal(buf: &mut [u8; 21], at: usize, v: u16) -> usize {
+        let len = match v {
+            0..=9 => 1,
+            10..=99 => 2,
+            100..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
         let mut v = v;
-        loop {
-            digits[n] = b'0' + (v % 10) as u8;
-            n += 1;
+        for d in buf[at..at + len].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
             v /= 10;
-            if v == 0 {
-                break;
-            }
         }
-        for &d in digits[..n].iter().rev() {
-            out.push(char::from(d));
-        }
+        at + len
     }
-    let mut out = String::with_capacity(21);
+    // "255.255.255.255:65535" is 21 bytes.
+    let mut buf = [0u8; 21];
+    let mut end = 0;
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            buf[end] = b'.';
+            end += 1;
         }
-        decimal(&mut out, octet.into());
+        end = decimal(&mut buf, end, octet.into());
     }
-    out.push(':');
-    decimal(&mut out, v4.port());
-    out
+    buf[end] = b':';
+    end = decimal(&mut buf, end + 1, v4.port());
+    // Only ASCII digits, dots and a colon were written.
+    Arc::from(std::str::from_utf8(&buf[..end]).unwrap_or_default())
 }
 
 /// The flow texts, reusing the last server's text when the server is the same.
@@ -579,13 +747,13 @@ fn flow_of(
     let server = match last_server {
         Some((addr, text)) if *addr == server => text.clone(),
         _ => {
-            let text: Arc<str> = Arc::from(socket_text(server));
+            let text = socket_text(server);
             *last_server = Some((server, text.clone()));
             text
         }
     };
     Flow {
-        client: Arc::from(socket_text(client)),
+        client: socket_text(client),
         server,
     }
 }
@@ -597,8 +765,9 @@ impl Decoder {
             name: Arc::from(name),
             kms_port,
             keep_raw: true,
-            spare: None,
+            spare: Spare::default(),
             conns: HashMap::default(),
+            spare_conns: Vec::new(),
             sum: SummaryRecord {
                 capture: Arc::from(name),
                 ..Default::default()
@@ -631,25 +800,15 @@ impl Decoder {
                 ..
             } => {
                 let kms_port = server.port() == self.kms_port || client.port() == self.kms_port;
-                self.conns.insert(
-                    conn,
-                    Conn {
-                        framers: [
-                            PduFramer::new(client_guessed),
-                            PduFramer::new(client_guessed),
-                        ],
-                        assoc: Association::new(),
-                        calls: Calls {
-                            flow: flow_of(client, server, &mut self.last_server),
-                            kms_port,
-                            seen_pdu: false,
-                            ignored: false,
-                            kms: false,
-                            pending: Vec::new(),
-                            orphans: Vec::new(),
-                        },
-                    },
-                );
+                let flow = flow_of(client, server, &mut self.last_server);
+                let state = match self.spare_conns.pop() {
+                    Some(mut c) => {
+                        c.reset(flow, kms_port, client_guessed);
+                        c
+                    }
+                    None => Box::new(Conn::new(flow, kms_port, client_guessed)),
+                };
+                self.conns.insert(conn, state);
             }
             Event::Data {
                 conn,
@@ -659,7 +818,7 @@ impl Decoder {
                 packet_index,
                 ..
             } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
+                let Some(c) = self.conns.get_mut(&conn).map(|c| &mut **c) else {
                     return;
                 };
                 if c.calls.ignored {
@@ -683,7 +842,7 @@ impl Decoder {
                 missing,
                 packet_index,
             } => {
-                let Some(c) = self.conns.get_mut(&conn) else {
+                let Some(c) = self.conns.get_mut(&conn).map(|c| &mut **c) else {
                     return;
                 };
                 let Conn {
@@ -714,6 +873,9 @@ impl Decoder {
                     return;
                 };
                 Self::close(&mut c, packet_index, &mut out);
+                if self.spare_conns.len() < MAX_SPARE_CONNS {
+                    self.spare_conns.push(c);
+                }
             }
             Event::Warning {
                 packet_index,
@@ -914,11 +1076,11 @@ mod tests {
             "[fe80::1:2]:9".parse().unwrap(),
         ];
         for a in addrs {
-            assert_eq!(socket_text(a), a.to_string());
+            assert_eq!(&*socket_text(a), a.to_string());
         }
         for port in [1u16, 9, 10, 99, 100, 999, 1000, 9999, 10000] {
             let a = SocketAddr::from(([1, 22, 133, 4], port));
-            assert_eq!(socket_text(a), a.to_string());
+            assert_eq!(&*socket_text(a), a.to_string());
         }
     }
 }

@@ -124,52 +124,49 @@ impl Pipeline {
                 return;
             }
         };
-        let ip = match parsed {
-            Ok(IpParsed::Packet(p)) => p,
+        // A reassembled datagram's addresses and bytes (they outlive the match below).
+        let defragmented: (IpAddr, IpAddr, Vec<u8>);
+        // Addresses by reference: copying a whole `IpAddr` that was written as IPv4 (a tag
+        // and four bytes) stalled on store forwarding.
+        let (src, dst, payload) = match &parsed {
+            Ok(IpParsed::Packet(ip)) => {
+                if ip.protocol != PROTO_TCP {
+                    self.summary.non_tcp += 1;
+                    return;
+                }
+                if ip.snapped {
+                    emit(Event::Warning {
+                        packet_index: idx,
+                        warning: Warning::Snapped,
+                    });
+                }
+                (&ip.src, &ip.dst, ip.payload)
+            }
             Ok(IpParsed::Fragment(f)) => {
                 if f.protocol != PROTO_TCP {
                     self.summary.non_tcp += 1;
                     return;
                 }
-                let outcome = self.defrag.push(&f, idx, &mut self.dropped);
+                let outcome = self.defrag.push(f, idx, &mut self.dropped);
                 self.report_dropped(idx, emit);
-                if let DefragOutcome::Complete {
+                let DefragOutcome::Complete {
                     src, dst, payload, ..
                 } = outcome
-                {
-                    self.summary.defragmented += 1;
-                    self.tcp(IpAddr::V4(src), IpAddr::V4(dst), &payload, pkt, emit);
-                }
-                return;
+                else {
+                    return;
+                };
+                self.summary.defragmented += 1;
+                defragmented = (IpAddr::V4(src), IpAddr::V4(dst), payload);
+                (&defragmented.0, &defragmented.1, &defragmented.2[..])
             }
-            Err(e) => return self.warn(idx, Warning::Ip(e), emit),
+            Err(e) => return self.warn(idx, Warning::Ip(e.clone()), emit),
         };
-        if ip.protocol != PROTO_TCP {
-            self.summary.non_tcp += 1;
-            return;
-        }
-        if ip.snapped {
-            emit(Event::Warning {
-                packet_index: idx,
-                warning: Warning::Snapped,
-            });
-        }
-        self.tcp(ip.src, ip.dst, ip.payload, pkt, emit);
-    }
-
-    fn tcp<F: FnMut(Event<'_>)>(
-        &mut self,
-        src: IpAddr,
-        dst: IpAddr,
-        d: &[u8],
-        pkt: &PacketRef<'_>,
-        emit: &mut F,
-    ) {
-        match parse_tcp(d) {
+        // One call site for both paths, so the TCP and reassembly step is inlined here.
+        match parse_tcp(payload) {
             Ok(seg) => self
                 .flows
-                .segment(src, dst, &seg, pkt.index, pkt.timestamp_ns, emit),
-            Err(e) => self.warn(pkt.index, Warning::Tcp(e), emit),
+                .segment(src, dst, &seg, idx, pkt.timestamp_ns, emit),
+            Err(e) => self.warn(idx, Warning::Tcp(e), emit),
         }
     }
 

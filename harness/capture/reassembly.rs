@@ -247,9 +247,28 @@ impl FlowKey {
     /// The key of a segment from `a` to `b`, and whether `a` is the key's `lo` endpoint (always
     /// true when both ends are the same).
     #[inline]
-    fn new(a_ip: IpAddr, a_port: u16, b_ip: IpAddr, b_port: u16) -> (Self, bool) {
-        let a = endpoint(a_ip, a_port);
-        let b = endpoint(b_ip, b_port);
+    fn new(a_ip: &IpAddr, a_port: u16, b_ip: &IpAddr, b_port: u16) -> (Self, bool) {
+        if let (IpAddr::V4(a), IpAddr::V4(b)) = (a_ip, b_ip) {
+            // The common case, in one word per endpoint: `address << 16 | port` orders as the
+            // (address, port) tuple does.
+            let a = u64::from(a.to_bits()) << 16 | u64::from(a_port);
+            let b = u64::from(b.to_bits()) << 16 | u64::from(b_port);
+            let a_is_lo = a <= b;
+            let (lo, hi) = if a_is_lo { (a, b) } else { (b, a) };
+            let key = FlowKey {
+                lo_ip: u128::from(lo >> 16),
+                hi_ip: u128::from(hi >> 16),
+                lo_port: lo as u16,
+                hi_port: hi as u16,
+                v6: 0,
+            };
+            return (key, a_is_lo);
+        }
+        Self::of_endpoints(endpoint(*a_ip, a_port), endpoint(*b_ip, b_port))
+    }
+
+    /// [`FlowKey::new`] for any endpoints (as [`endpoint`] gives them).
+    fn of_endpoints(a: (bool, u128, u16), b: (bool, u128, u16)) -> (Self, bool) {
         let a_is_lo = a <= b;
         let (lo, hi) = if a_is_lo { (a, b) } else { (b, a) };
         let key = FlowKey {
@@ -469,7 +488,10 @@ impl Half {
             // Fast path: contiguous and nothing buffered in the way: deliver from the packet.
             let skip = (self.next - start) as usize;
             self.deliver(ctx, data.get(skip..).unwrap_or(&[]), c, emit);
-            self.drain(ctx, c, emit);
+            // Usually nothing is buffered: skip the call.
+            if !self.pending.is_empty() {
+                self.drain(ctx, c, emit);
+            }
             return;
         }
         self.insert(ctx, start, data, c, emit);
@@ -681,8 +703,8 @@ impl FlowTable {
     #[inline]
     pub fn segment<F: FnMut(Event<'_>)>(
         &mut self,
-        src: IpAddr,
-        dst: IpAddr,
+        src: &IpAddr,
+        dst: &IpAddr,
         seg: &TcpSegment<'_>,
         packet_index: u64,
         timestamp_ns: u64,
@@ -711,45 +733,52 @@ impl FlowTable {
             }
         };
         let tombstoned = found == Some(TOMBSTONE);
-        if let Some(t) = found
-            .and_then(|i| self.conns.get_mut(i))
-            .and_then(Option::as_mut)
-        {
-            let conn = &mut t.conn;
-            let reused = fresh_syn
-                && (from_is_lo != conn.client_is_lo
-                    || conn.halves[0].isn.is_some_and(|isn| isn != seg.seq));
-            if !reused {
-                let done = conn.feed(
+        // Whether `found` is a tracked connection, and this SYN reuses its 5-tuple.
+        let tracked = found
+            .and_then(|i| self.conns.get(i))
+            .and_then(Option::as_ref)
+            .map(|t| {
+                fresh_syn
+                    && (from_is_lo != t.conn.client_is_lo
+                        || t.conn.halves[0].isn.is_some_and(|isn| isn != seg.seq))
+            });
+        let index = match (found, tracked) {
+            (Some(i), Some(false)) => i,
+            (_, reused) => {
+                if reused == Some(true) {
+                    self.close(hash, key, CloseReason::Reused, packet_index, emit);
+                }
+                // Not tracked (or just closed by a reusing SYN).
+                if !seg.syn && (tombstoned || seg.payload.is_empty()) {
+                    self.counters.stray += 1;
+                    return;
+                }
+                let from = SocketAddr::new(*src, seg.src_port);
+                let to = SocketAddr::new(*dst, seg.dst_port);
+                self.open(
+                    hash,
+                    key,
                     from_is_lo,
+                    from,
+                    to,
                     seg,
                     packet_index,
                     timestamp_ns,
-                    cap,
-                    &mut self.counters,
                     emit,
-                );
-                self.after_feed(hash, key, seg.rst, done, packet_index, emit);
-                return;
+                )
             }
-            self.close(hash, key, CloseReason::Reused, packet_index, emit);
-        }
-        // Not tracked (or just closed by a reusing SYN).
-        if !seg.syn && (tombstoned || seg.payload.is_empty()) {
-            self.counters.stray += 1;
+        };
+        // One call site for tracked and new connections, so feeding is inlined here.
+        let Some(t) = self.conns.get_mut(index).and_then(Option::as_mut) else {
             return;
-        }
-        let from = SocketAddr::new(src, seg.src_port);
-        let to = SocketAddr::new(dst, seg.dst_port);
-        let done = self.open(
-            hash,
-            key,
+        };
+        let done = t.conn.feed(
             from_is_lo,
-            from,
-            to,
             seg,
             packet_index,
             timestamp_ns,
+            cap,
+            &mut self.counters,
             emit,
         );
         self.after_feed(hash, key, seg.rst, done, packet_index, emit);
@@ -773,8 +802,8 @@ impl FlowTable {
         }
     }
 
-    /// Starts tracking `key` (replacing its tombstone, if any) and feeds it `seg`; true when
-    /// the connection is finished.
+    /// Starts tracking `key` (replacing its tombstone, if any) with `seg` as its first segment
+    /// (not fed yet); returns its index in the slab.
     #[allow(clippy::too_many_arguments)]
     fn open<F: FnMut(Event<'_>)>(
         &mut self,
@@ -787,7 +816,7 @@ impl FlowTable {
         packet_index: u64,
         timestamp_ns: u64,
         emit: &mut F,
-    ) -> bool {
+    ) -> usize {
         if self.live >= self.cfg.max_connections {
             let oldest = self
                 .conns
@@ -824,17 +853,6 @@ impl FlowTable {
             packet_index,
             timestamp_ns,
         });
-        let tracked = Tracked {
-            key,
-            hash,
-            conn: Conn {
-                id,
-                client_is_lo,
-                halves: [Half::default(), Half::default()],
-                last_ns: timestamp_ns,
-                last_packet: packet_index,
-            },
-        };
         let index = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -854,20 +872,22 @@ impl FlowTable {
                 });
             }
         }
-        let cap = self.cfg.max_buffered;
-        let Some(slab) = self.conns.get_mut(index) else {
-            return false;
-        };
+        if let Some(slab) = self.conns.get_mut(index) {
+            // Built in its slot (the state is large).
+            *slab = Some(Tracked {
+                key,
+                hash,
+                conn: Conn {
+                    id,
+                    client_is_lo,
+                    halves: [Half::default(), Half::default()],
+                    last_ns: timestamp_ns,
+                    last_packet: packet_index,
+                },
+            });
+        }
         self.last = Some((key, hash, index));
-        slab.insert(tracked).conn.feed(
-            from_is_lo,
-            seg,
-            packet_index,
-            timestamp_ns,
-            cap,
-            &mut self.counters,
-            emit,
-        )
+        index
     }
 
     fn close<F: FnMut(Event<'_>)>(
@@ -883,10 +903,24 @@ impl FlowTable {
             return;
         };
         let index = entry.get().conn;
-        let Some(Tracked { mut conn, .. }) = self.conns.get_mut(index).and_then(Option::take)
-        else {
+        let Some(slab) = self.conns.get_mut(index) else {
             return;
         };
+        // Flushed in place, then dropped there: taking the (large) state out first copied it.
+        let Some(Tracked { conn, .. }) = slab.as_mut() else {
+            return;
+        };
+        for dir in [Direction::ToServer, Direction::ToClient] {
+            let ctx = Ctx {
+                conn: conn.id,
+                dir,
+                packet_index,
+                timestamp_ns: conn.last_ns,
+            };
+            conn.halves[dir.idx()].flush(ctx, &mut self.counters, emit);
+        }
+        let id = conn.id;
+        *slab = None;
         self.free.push(index);
         if self.last.is_some_and(|(_, _, i)| i == index) {
             self.last = None;
@@ -913,17 +947,8 @@ impl FlowTable {
             entry.remove();
         }
         self.live -= 1;
-        for dir in [Direction::ToServer, Direction::ToClient] {
-            let ctx = Ctx {
-                conn: conn.id,
-                dir,
-                packet_index,
-                timestamp_ns: conn.last_ns,
-            };
-            conn.halves[dir.idx()].flush(ctx, &mut self.counters, emit);
-        }
         emit(Event::Closed {
-            conn: conn.id,
+            conn: id,
             reason,
             packet_index,
         });
@@ -1011,5 +1036,30 @@ impl FlowTable {
         self.free.clear();
         self.closes = 0;
         self.next_close.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_key_orders_as_the_general_one() {
+        let addrs = [
+            ("10.0.0.1", 1688),
+            ("10.0.0.1", 49152),
+            ("10.0.0.2", 1),
+            ("9.255.255.255", 65535),
+            ("255.255.255.255", 0),
+            ("0.0.0.0", 65535),
+        ];
+        for (a, ap) in addrs {
+            for (b, bp) in addrs {
+                let (a, b): (IpAddr, IpAddr) = (a.parse().unwrap(), b.parse().unwrap());
+                let fast = FlowKey::new(&a, ap, &b, bp);
+                let general = FlowKey::of_endpoints(endpoint(a, ap), endpoint(b, bp));
+                assert_eq!(fast, general, "{a}:{ap} -> {b}:{bp}");
+            }
+        }
     }
 }
