@@ -315,6 +315,11 @@ fn failures_only_verification_agrees_with_the_full_one() {
             let full = verify_response(&req, m);
             let parsed = DecodedResponse::parse(m);
             let brief = verify_parsed_failures(&req, parsed.as_ref().map_err(|e| *e));
+            if let Ok(r) = &parsed {
+                // The decoder's path: the ePID text handed in, not converted again.
+                let with_epid = verify_parsed_failures_with_epid(&req, Ok(r), &r.base.epid());
+                assert_eq!(with_epid, brief);
+            }
             assert_eq!(full.checks.len(), brief.checks.len());
             for (f, b) in full.checks.iter().zip(&brief.checks) {
                 assert_eq!((f.name, f.passed), (b.name, b.passed));

@@ -25,7 +25,9 @@ use super::records::{
     hresult_text, ndr_name, BindRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow, GapRecord,
     RawExchange, Record, RequestView, ResponseView, SummaryRecord,
 };
-use crate::wire::kms::{verify_parsed_failures, DecodedRequest, DecodedResponse};
+use crate::wire::kms::{
+    verify_parsed_failures, verify_parsed_failures_with_epid, DecodedRequest, DecodedResponse,
+};
 use crate::wire::rpc::{
     NdrSyntax, RequestStub, ResponseStub, KMS_INTERFACE_UUID, NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR,
     NCA_S_UNK_IF,
@@ -598,7 +600,13 @@ impl Calls {
                     }
                 }
                 if let Some(Ok(req)) = pending.map(|p| &p.request) {
-                    let v = verify_parsed_failures(req, parsed.as_ref().map_err(|e| *e));
+                    let parsed = parsed.as_ref().map_err(|e| *e);
+                    // The record's ePID text is the one verification reads: made once.
+                    let epid = x.response.as_ref().and_then(|r| r.epid.as_ref());
+                    let v = match epid {
+                        Some(text) => verify_parsed_failures_with_epid(req, parsed, text.as_str()),
+                        None => verify_parsed_failures(req, parsed),
+                    };
                     x.set_verification(&v);
                 }
             }

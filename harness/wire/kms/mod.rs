@@ -28,6 +28,7 @@ pub use response::{
     ResponseParams,
 };
 pub use verify::{
-    verify_parsed, verify_parsed_failures, verify_response, Check, CheckName, Verification,
+    verify_parsed, verify_parsed_failures, verify_parsed_failures_with_epid, verify_response,
+    Check, CheckName, Verification,
 };
 pub use version::{Protocol, ProtocolVersion};

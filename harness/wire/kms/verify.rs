@@ -228,7 +228,7 @@ pub fn verify_parsed(
     request: &DecodedRequest,
     response: WireResult<&DecodedResponse>,
 ) -> Verification {
-    verify_with(request, response, Texts::All)
+    verify_with(request, response, Texts::All, None)
 }
 
 /// Like [`verify_parsed`], but only failed checks carry `observed` / `expected` texts (a
@@ -238,7 +238,18 @@ pub fn verify_parsed_failures(
     request: &DecodedRequest,
     response: WireResult<&DecodedResponse>,
 ) -> Verification {
-    verify_with(request, response, Texts::FailedOnly)
+    verify_with(request, response, Texts::FailedOnly, None)
+}
+
+/// [`verify_parsed_failures`] for a caller that already holds the response's ePID text (the
+/// capture decoder makes it for its record), so it is not converted from UTF-16 a second
+/// time. `epid` must be [`BaseResponse::epid`](super::BaseResponse::epid) of the response.
+pub fn verify_parsed_failures_with_epid(
+    request: &DecodedRequest,
+    response: WireResult<&DecodedResponse>,
+    epid: &str,
+) -> Verification {
+    verify_with(request, response, Texts::FailedOnly, Some(epid))
 }
 
 /// Which checks get their texts.
@@ -295,6 +306,7 @@ fn verify_with(
     request: &DecodedRequest,
     response: WireResult<&DecodedResponse>,
     texts: Texts,
+    epid_text: Option<&str>,
 ) -> Verification {
     let response = match response {
         Ok(r) => r,
@@ -378,12 +390,15 @@ fn verify_with(
     // The ePID text without allocating when it is ASCII (always, for a well-formed one).
     let mut epid_buf = [0u8; 64];
     let epid_owned;
-    let epid = match super::bytes::utf16le_ascii(&base.epid_raw, &mut epid_buf) {
+    let epid = match epid_text {
         Some(text) => text,
-        None => {
-            epid_owned = base.epid();
-            epid_owned.as_str()
-        }
+        None => match super::bytes::utf16le_ascii(&base.epid_raw, &mut epid_buf) {
+            Some(text) => text,
+            None => {
+                epid_owned = base.epid();
+                epid_owned.as_str()
+            }
+        },
     };
     c.push(
         CheckName::EpidSyntax,
