@@ -290,3 +290,42 @@ fn random_damage_never_panics_or_hangs() {
         let _ = read_capture(&f[..cut], FlowConfig::default(), |_| {});
     }
 }
+
+#[test]
+fn pcapng_block_shorter_than_its_framing_is_corrupt_not_a_panic() {
+    // pcap-parser 0.17 subtracts the 12 framing bytes from a block's claimed length before
+    // checking it for some block types (here 0x80000001): the reader must refuse first.
+    for big in [false, true] {
+        for (block_type, claimed) in [(0x8000_0001u32, 11u32), (0x8000_0001, 8), (6, 0), (1, 4)] {
+            let mut w = PcapNgWriter::new(Vec::new(), big).unwrap();
+            let i = w.interface(1, 6).unwrap();
+            let frames = session_frames();
+            w.packet(i, 0, &frames[0]).unwrap();
+            let mut file = w.into_inner();
+            let at = file.len();
+            let word = |v: u32| {
+                if big {
+                    v.to_be_bytes()
+                } else {
+                    v.to_le_bytes()
+                }
+            };
+            file.extend(word(block_type));
+            file.extend(word(claimed));
+            file.extend([0u8; 24]);
+            let (n, err) = read_all(&file);
+            assert_eq!(n, 1, "{block_type:#x} {claimed}");
+            match err {
+                Some(CaptureError::Corrupt {
+                    packet_index: 1,
+                    offset,
+                    reason,
+                }) => {
+                    assert_eq!(offset, at as u64);
+                    assert!(reason.contains(&claimed.to_string()), "{reason}");
+                }
+                other => panic!("{block_type:#x} {claimed}: expected corrupt, got {other:?}"),
+            }
+        }
+    }
+}

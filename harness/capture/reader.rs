@@ -444,6 +444,16 @@ impl<'r> CaptureReader<'r> {
             return self.next_pcap();
         }
         loop {
+            // Every pcapng block is at least 12 bytes (type, length, trailing length). A shorter
+            // claim is refused here: pcap-parser 0.17 subtracts those 12 bytes from the claim
+            // before checking it for some block types, an arithmetic overflow.
+            if let Some(claimed) = self.short_ng_block() {
+                return self.fail(CaptureError::Corrupt {
+                    packet_index: self.next_index,
+                    offset: self.offset,
+                    reason: format!("block length {claimed} is under the 12-byte minimum"),
+                });
+            }
             let Source::PcapNg(inner) = &mut self.source else {
                 return None;
             };
@@ -637,6 +647,19 @@ impl<'r> CaptureReader<'r> {
     }
 
     /// Length claimed by the record/block at the head of the buffer (best effort).
+    /// The length the next pcapng block claims, when its header is buffered and the claim is
+    /// under the 12-byte minimum of any block.
+    fn short_ng_block(&self) -> Option<u64> {
+        let Source::PcapNg(inner) = &self.source else {
+            return None;
+        };
+        if inner.data().len() < 8 {
+            return None;
+        }
+        let claimed = self.claimed_length();
+        (claimed < 12).then_some(claimed)
+    }
+
     fn claimed_length(&self) -> u64 {
         let d = match &self.source {
             Source::Pcap(p) => p.buf.get(p.start..p.end).unwrap_or(&[]),
