@@ -61,6 +61,9 @@ pub struct PduFramer {
 }
 
 impl PduFramer {
+    /// Buffer capacity [`PduFramer::reset`] keeps (KMS PDUs are well under 1 KiB).
+    pub const KEPT_CAPACITY: usize = 8 * 1024;
+
     /// A framer for a stream that starts at a PDU boundary (a connection whose SYN was seen),
     /// or (`resync`) one that must first find a PDU start (mid-connection capture).
     pub fn new(resync: bool) -> Self {
@@ -72,9 +75,11 @@ impl PduFramer {
     }
 
     /// Makes the framer fresh for a new stream (as [`PduFramer::new`]), keeping its buffer's
-    /// allocation for reuse.
+    /// allocation for reuse up to [`PduFramer::KEPT_CAPACITY`] bytes (a reused framer must not
+    /// hold on to the memory of an earlier connection's large partial PDU).
     pub fn reset(&mut self, resync: bool) {
         self.buf.clear();
+        self.buf.shrink_to(Self::KEPT_CAPACITY);
         self.base = 0;
         self.resync = resync;
     }
@@ -818,5 +823,24 @@ mod tests {
         assert!(framer.buffered() > 0);
         framer.reset(true);
         assert_eq!(format!("{framer:?}"), format!("{:?}", PduFramer::new(true)));
+
+        // A buffer grown by a large segment (arriving after a partial PDU) is not kept whole
+        // by a reset framer.
+        let small = request(3, PfcFlags::FIRST_FRAG | PfcFlags::LAST_FRAG, &[7; 100]);
+        let mut stream: Vec<u8> = small
+            .iter()
+            .copied()
+            .cycle()
+            .take(400 * small.len())
+            .collect();
+        stream.extend_from_slice(&small[..10]);
+        let mut framer = PduFramer::new(false);
+        framer.push(0, &stream[..10], &mut |_| {});
+        framer.push(10, &stream[10..], &mut |_| {});
+        assert_eq!(framer.buffered(), 10);
+        assert!(framer.buf.capacity() >= 400 * small.len());
+        framer.reset(false);
+        assert!(framer.buf.capacity() <= PduFramer::KEPT_CAPACITY);
+        assert_eq!(framer.buffered(), 0);
     }
 }
