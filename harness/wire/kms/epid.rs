@@ -132,11 +132,11 @@ pub struct EpidContext<'a> {
 
 /// The value of `s` when it is `min..=max` ASCII digits (`None` also on u32 overflow, which the
 /// at most 7-digit ePID parts never reach).
-fn digits(s: &str, min: usize, max: usize) -> Option<u32> {
+fn digits(s: &[u8], min: usize, max: usize) -> Option<u32> {
     if s.len() < min || s.len() > max {
         return None;
     }
-    s.bytes().try_fold(0u32, |acc, b| {
+    s.iter().try_fold(0u32, |acc, &b| {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             return None;
@@ -201,29 +201,20 @@ fn fixed_head(text: &[u8]) -> Option<[u32; HEAD_PARTS]> {
 /// loop then finds the error). The same values the loop reads: every part is all digits, so
 /// there is no other way to split it at its dashes.
 fn fixed_tail(t: &[u8]) -> Option<[u32; 3]> {
-    /// The decimal value of `b` when it is 1..=7 ASCII digits.
-    fn number(b: &[u8]) -> Option<u32> {
-        if b.is_empty() || b.len() > 7 {
-            return None;
-        }
-        b.iter().try_fold(0u32, |v, &c| {
-            let d = c.wrapping_sub(b'0');
-            (d <= 9).then(|| v * 10 + u32::from(d))
-        })
-    }
     let (rest, date) = t.split_last_chunk::<8>()?;
     let (rest, build_suffix) = rest.split_last_chunk::<5>()?;
     if date[0] != b'-' || build_suffix != b".0000" {
         return None;
     }
-    let date = number(&date[1..])?;
-    // The build's digits run back to a dash; the LCID is everything before it.
+    // The build's digits run back to a dash; the LCID is everything before it. The digit
+    // counts are the part loop's: LCID 1–5, build 4–5 (before `.0000`), date 7.
     let dash = rest.iter().rposition(|&b| b == b'-')?;
     let (lcid, build) = (rest.get(..dash)?, rest.get(dash + 1..)?);
-    if !(1..=5).contains(&lcid.len()) || !(4..=5).contains(&build.len()) {
-        return None;
-    }
-    Some([number(lcid)?, number(build)?, date])
+    Some([
+        digits(lcid, 1, 5)?,
+        digits(build, 4, 5)?,
+        digits(&date[1..], 7, 7)?,
+    ])
 }
 
 fn is_leap(year: u16) -> bool {
@@ -278,9 +269,9 @@ impl Epid {
             let part = split.next().ok_or(err)?;
             values[i] = if *name == "build" {
                 let b = part.strip_suffix(".0000").ok_or(err)?;
-                digits(b, min - 5, max - 5).ok_or(err)?
+                digits(b.as_bytes(), min - 5, max - 5).ok_or(err)?
             } else {
-                digits(part, *min, *max).ok_or(err)?
+                digits(part.as_bytes(), *min, *max).ok_or(err)?
             };
             offset += part.len() + 1;
         }
