@@ -552,12 +552,19 @@ pub fn hresult_text(v: u32) -> String {
 
 /// `0xXXXXXXXX` held inline (upper-case hex digits, as clients print an HRESULT).
 pub fn hresult_inline(v: u32) -> HresultText {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut text = *b"0x00000000";
-    for (i, d) in text[2..].iter_mut().enumerate() {
-        *d = DIGITS[((v >> (28 - 4 * i)) & 15) as usize];
-    }
+    upper_hex(&v.to_be_bytes(), &mut text[2..]);
     HresultText::from_ascii(&text)
+}
+
+/// Upper-case hex digits of `bytes` written into `out`, two per byte (as clients print
+/// HRESULTs and V6 hardware ids).
+fn upper_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
+    }
 }
 
 impl ResponseView {
@@ -574,13 +581,9 @@ impl ResponseView {
         let b = &r.base;
         let hwid = match &r.body {
             ResponseBody::V6 { hwid, .. } => {
-                const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
                 let mut text = [0u8; 16];
-                for (pair, &b) in text.chunks_exact_mut(2).zip(hwid.iter()) {
-                    pair[0] = DIGITS[usize::from(b >> 4)];
-                    pair[1] = DIGITS[usize::from(b & 15)];
-                }
-                Some(HwidText::from_ascii(&text[..hwid.len().min(8) * 2]))
+                upper_hex(hwid, &mut text);
+                Some(HwidText::from_ascii(&text))
             }
             _ => None,
         };
