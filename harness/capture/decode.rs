@@ -716,19 +716,11 @@ fn socket_text(a: SocketAddr) -> Arc<str> {
     };
     /// Appends `v`'s decimal digits at `buf[at..]`; returns the new end.
     fn decimal(buf: &mut [u8; 21], at: usize, v: u16) -> usize {
-        let len = match v {
-            0..=9 => 1,
-            10..=99 => 2,
-            100..=999 => 3,
-            1000..=9999 => 4,
-            _ => 5,
-        };
-        let mut v = v;
-        for d in buf[at..at + len].iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        at + len
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(v).as_bytes();
+        let end = at + digits.len();
+        buf[at..end].copy_from_slice(digits);
+        end
     }
     // "255.255.255.255:65535" is 21 bytes.
     let mut buf = [0u8; 21];
