@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Skip the model self-checks (activation-service cases, which never touch the target),
+    /// as `run` does against a live target unless `--self-checks` is given.
+    pub no_self_checks: bool,
 }
 
 /// `*` / `?` glob match (whole string).
@@ -129,6 +132,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     let selected_cases: Vec<&LoadedCase> = cases
         .iter()
         .filter(|c| selected(&c.case.id.value, opts))
+        .filter(|c| !(opts.no_self_checks && c.case.requires.activation_service))
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
     let mut runner = Runner::new(target, opts);
@@ -169,13 +173,34 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         b.finish_and_clear();
     }
     health.alive_after = answered(&runner.sanity(SANITY_PRODUCT));
-    RunReport::new(
+    let run_failure = run_failure(&health);
+    let mut report = RunReport::new(
         target.name(),
         started,
         t0.elapsed().as_millis() as u64,
         health,
         reports,
-    )
+    );
+    report.run_failure = run_failure;
+    report.host_profile = crate::report::profile::host_profile(&report.cases);
+    report
+}
+
+/// Why the run failed as a whole, whatever its cases say: a target that never answered the
+/// sanity exchange (nothing listening, resets, silence, garbage) or stopped answering.
+fn run_failure(h: &TargetHealth) -> Option<String> {
+    if !h.alive_before {
+        Some(format!(
+            "the target did not answer the sanity exchange before the suite: {}",
+            h.sanity_failure.as_deref().unwrap_or("no answer")
+        ))
+    } else if let Some(case) = &h.died_after_case {
+        Some(format!("the target stopped answering after case {case}"))
+    } else if !h.alive_after {
+        Some("the target did not answer the sanity exchange after the suite".into())
+    } else {
+        None
+    }
 }
 
 /// Whether a sanity exchange shows a live host: it succeeded, or the host answered with a
@@ -215,6 +240,7 @@ fn base_report(lc: &LoadedCase) -> CaseReport {
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        self_check: c.requires.activation_service,
     }
 }
 
