@@ -325,7 +325,7 @@ impl<'t> Runner<'t> {
             target,
             opts: opts.clone(),
             rng: SplitMix64::new(opts.seed ^ 0x6b6d_7373_7065_6300),
-            shadow: shadow_host(facts.fresh, &shadow_config(&opts.host_config, &facts)),
+            shadow: shadow_host(facts.fresh, &facts.model_config(&opts.host_config)),
             requests_sent: false,
             epids: HashMap::new(),
             hwids: HashMap::new(),
@@ -364,7 +364,7 @@ impl<'t> Runner<'t> {
                 self.target
                     .reset()
                     .map_err(|e| format!("could not reset the host: {e}"))?;
-                let cfg = shadow_config(&self.opts.host_config, &self.target.facts());
+                let cfg = self.target.facts().model_config(&self.opts.host_config);
                 self.shadow = shadow_host(true, &cfg);
             } else if !facts.fresh || self.requests_sent {
                 return Err(
@@ -623,27 +623,6 @@ impl<'t> Runner<'t> {
             self.transport_trouble = true;
         }
         sanity_findings(f, "robustness.then_sanity", r);
-    }
-}
-
-/// The configuration the shadow model judges a target with: the run's configuration when the
-/// target holds exactly its keys (the embedded host), the declared keys (`--host-key`, ePIDs
-/// unknown) otherwise, and unknown keys when nothing was declared — then any catalog product
-/// may be answered or refused with 0xC004F042.
-pub fn shadow_config(run: &HostConfig, facts: &crate::target::TargetFacts) -> HostConfig {
-    let names: Vec<&str> = run.keys.iter().map(|k| k.host_key.as_str()).collect();
-    let same = facts.host_keys.len() == names.len()
-        && facts
-            .host_keys
-            .iter()
-            .zip(&names)
-            .all(|(a, b)| a.eq_ignore_ascii_case(b));
-    if facts.host_keys.is_empty() {
-        run.clone().with_unknown_keys()
-    } else if same {
-        run.clone()
-    } else {
-        run.clone().with_declared_keys(&facts.host_keys)
     }
 }
 
