@@ -85,6 +85,12 @@ const COUNTING: &[&str] = &[
     "INT-VALID-180D-1",
 ];
 
+/// Cases that observe counts without needing a fresh host (written for hosts in service). On
+/// the embedded host every case starts on a rewound host, so the model knows the exact count
+/// and these catch every counting flaw (they used to pass by accident, when the cases before
+/// them had filled the tables up to the cap a fixed count reports).
+const OBSERVING: &[&str] = &["CNT-OBSERVE-1", "CNT-OBSERVE-MIXED-1"];
+
 /// Threshold cases (a genuine client's activation depends on the count).
 const THRESHOLDS: &[&str] = &[
     "THR-CLIENT-25",
@@ -105,16 +111,13 @@ fn declared(flaw: HostFlaw, mode: Mode) -> BTreeSet<&'static str> {
         // and its keys are unknown: counting and hierarchy flaws show only on a fresh host
         // with declared keys (their cases SKIP on a live target with nothing declared).
         HostFlaw::FixedCount(_) | HostFlaw::IgnoresThreshold if live => vec![],
-        HostFlaw::FixedCount(_) => [COUNTING, THRESHOLDS, &["INT-RENEW-7D-1"]].concat(),
-        HostFlaw::IgnoresThreshold => [COUNTING, THRESHOLDS].concat(),
+        HostFlaw::FixedCount(_) => [COUNTING, THRESHOLDS, OBSERVING, &["INT-RENEW-7D-1"]].concat(),
+        HostFlaw::IgnoresThreshold => [COUNTING, THRESHOLDS, OBSERVING].concat(),
         // vlmcsd's 2 x N: seen live too, once 50 distinct clients were sent and a server asks.
         HostFlaw::FixedCountTwiceN if live => vec!["CNT-OBSERVE-MIXED-1"],
-        HostFlaw::FixedCountTwiceN => [
-            COUNTING,
-            THRESHOLDS,
-            &["INT-RENEW-7D-1", "CNT-OBSERVE-MIXED-1"],
-        ]
-        .concat(),
+        HostFlaw::FixedCountTwiceN => {
+            [COUNTING, THRESHOLDS, OBSERVING, &["INT-RENEW-7D-1"]].concat()
+        }
         HostFlaw::CountsRepeatedCmids if live => vec![],
         HostFlaw::CountsRepeatedCmids => vec![
             "CNT-REPEAT-1",

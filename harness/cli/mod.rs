@@ -137,6 +137,12 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Cases run at once (default: the available cores against the embedded host, where
+    /// every case has a host of its own and the report equals a sequential one; 1 against a
+    /// live target, where more runs the cases that do not depend on host state concurrently
+    /// after those that do, and count bounds in side findings become approximate).
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs: Option<u64>,
     /// Also run the model self-checks (activation-service cases, in-process, never touching
     /// the target) against a live target; they always run against the embedded host.
     #[arg(long)]

@@ -44,6 +44,7 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
         seed: 1,
         progress: !args.quiet,
         no_self_checks: args.target.target.is_some() && !args.self_checks,
+        jobs: args.jobs.map_or(0, |j| j as usize),
     };
     let t = &args.target;
     let target: Box<dyn Target> = match t.live_target()? {

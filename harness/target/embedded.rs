@@ -5,7 +5,7 @@
 
 use super::{Connection, Target, TargetError, TargetFacts, TcpConnection, Timeouts};
 use crate::host::{Disposition, HostClock, HostConnection, HostFlaw, HostState};
-use crate::model::{ConfigError, HostConfig};
+use crate::model::{ConfigError, HostConfig, Timestamp};
 use crate::wire::FileTime;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -82,6 +82,9 @@ pub struct EmbeddedHost {
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
     config: EmbeddedConfig,
+    /// The host's time when it started (whole seconds): [`Target::rewind`] stops its clock
+    /// there, and siblings share it, so every hermetic case sees the same time.
+    epoch: Timestamp,
 }
 
 /// Poll interval of connection threads (how fast they notice shutdown / idleness).
@@ -90,6 +93,12 @@ const POLL: Duration = Duration::from_millis(50);
 impl EmbeddedHost {
     /// Binds `127.0.0.1:0` and starts serving.
     pub fn start(config: EmbeddedConfig) -> io::Result<EmbeddedHost> {
+        let epoch = HostClock::System { offset_secs: 0 }.now();
+        Self::start_at(config, epoch)
+    }
+
+    /// Starts a host whose [`Target::rewind`] puts its clock at `epoch`.
+    fn start_at(config: EmbeddedConfig, epoch: Timestamp) -> io::Result<EmbeddedHost> {
         let state = HostState::new(
             config.host.clone(),
             HostClock::System { offset_secs: 0 },
@@ -115,6 +124,7 @@ impl EmbeddedHost {
             shared,
             accept: Some(accept),
             config,
+            epoch,
         })
     }
 
@@ -275,6 +285,20 @@ impl Target for EmbeddedHost {
         self.shared
             .lock()
             .reset()
+            .map_err(|e| TargetError::Io(e.to_string()))
+    }
+
+    fn rewind(&self) -> Result<(), TargetError> {
+        let c = &self.config;
+        let state = HostState::new(c.host.clone(), HostClock::Fixed(self.epoch), c.seed, c.flaw)
+            .map_err(|e| TargetError::Io(e.to_string()))?;
+        *self.shared.lock() = state;
+        Ok(())
+    }
+
+    fn sibling(&self) -> Result<Box<dyn Target>, TargetError> {
+        EmbeddedHost::start_at(self.config.clone(), self.epoch)
+            .map(|h| Box::new(h) as Box<dyn Target>)
             .map_err(|e| TargetError::Io(e.to_string()))
     }
 

@@ -157,6 +157,18 @@ pub trait Target: Send + Sync {
     fn reset(&self) -> Result<(), TargetError> {
         Err(TargetError::Unsupported("reset"))
     }
+    /// Puts the host back exactly as it started: empty tables, its clock stopped at its start
+    /// instant, its RNG at its seed. The runner rewinds before every case so that a case's
+    /// outcome never depends on the cases run before it (hermetic cases), which is what lets
+    /// cases run concurrently with the same reports as a sequential run.
+    fn rewind(&self) -> Result<(), TargetError> {
+        Err(TargetError::Unsupported("rewind"))
+    }
+    /// An independent host with the same configuration (and start instant), so that concurrent
+    /// hermetic cases each have a host of their own.
+    fn sibling(&self) -> Result<Box<dyn Target>, TargetError> {
+        Err(TargetError::Unsupported("sibling"))
+    }
     /// Moves the host's clock forward (clock-control targets only).
     fn advance_clock(&self, _by: Duration) -> Result<(), TargetError> {
         Err(TargetError::Unsupported("clock control"))

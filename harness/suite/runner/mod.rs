@@ -62,6 +62,9 @@ pub struct RunOptions {
     /// Skip the model self-checks (activation-service cases, which never touch the target),
     /// as `run` does against a live target unless `--self-checks` is given.
     pub no_self_checks: bool,
+    /// Cases run at once (`--jobs`); 0: the available cores on a hermetic target (the
+    /// embedded host), 1 on a live one. See [`effective_jobs`].
+    pub jobs: usize,
 }
 
 /// `*` / `?` glob match (whole string).
@@ -123,7 +126,10 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("duration {text:?} too large"))
 }
 
-/// Runs the selected cases and assembles the report.
+/// Runs the selected cases and assembles the report: on a target that can be rewound (the
+/// embedded host) every case is hermetic and `opts.jobs` cases run at once, each on a host of
+/// its own; on a live target the cases run in order unless `opts.jobs` asks for more (see
+/// [`schedule`]). The report lists the cases in case order either way.
 pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -> RunReport {
     let started = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -135,44 +141,50 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         .filter(|c| !(opts.no_self_checks && c.case.requires.activation_service))
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
-    let mut runner = Runner::new(target, opts);
-    let before = runner.sanity(SANITY_PRODUCT);
+    let hermetic = target.facts().resettable && target.rewind().is_ok();
+    let jobs = effective_jobs(opts.jobs, hermetic);
+    let mut main = Runner::new(target, opts);
+    let before = main.sanity(SANITY_PRODUCT);
     let mut health = TargetHealth {
         alive_before: answered(&before),
         sanity_failure: before.err().map(|e| e.message),
         ..TargetHealth::default()
     };
+    let ctx = PoolContext {
+        cases: &selected_cases,
+        opts,
+        alive_before: health.alive_before,
+        bar: bar.as_ref(),
+    };
+    let (results, dead, lanes_alive) = if hermetic {
+        ctx.hermetic(target, jobs)
+    } else {
+        let (r, d) = ctx.shared(&mut main, jobs);
+        (r, d, true)
+    };
+    let dead_id = dead
+        .and_then(|i| selected_cases.get(i))
+        .map(|lc| lc.case.id.value.clone());
     let mut reports = Vec::with_capacity(selected_cases.len());
-    for lc in selected_cases {
-        if let Some(b) = &bar {
-            b.set_message(lc.case.id.value.clone());
-        }
-        let mut report = match &health.died_after_case {
-            Some(dead) => skipped(lc, format!("host stopped answering after case {dead}")),
-            None if !health.alive_before && !lc.case.requires.activation_service => skipped(
-                lc,
-                "host did not answer the sanity exchange before the suite".into(),
-            ),
-            None => {
-                let r = runner.run_case(lc);
-                if runner.transport_trouble && !answered(&runner.sanity(SANITY_PRODUCT)) {
-                    health.died_after_case = Some(lc.case.id.value.clone());
-                }
-                r
-            }
+    for (i, (lc, slot)) in selected_cases.iter().zip(results).enumerate() {
+        let after_death = dead.is_some_and(|d| i > d);
+        let mut report = match (slot, &dead_id) {
+            // A dead host answers nothing after the case that killed it: in a hermetic run
+            // the later cases (which ran on other hosts) are skipped as in a sequential run.
+            (Some(r), _) if !(hermetic && after_death) => r,
+            (_, Some(dead)) => skipped(lc, format!("host stopped answering after case {dead}")),
+            (_, None) => skipped(lc, "not run".into()),
         };
         if let Some(reason) = opts.expectations.get(&report.id) {
             report.expected_failure = Some(reason.clone());
         }
         reports.push(report);
-        if let Some(b) = &bar {
-            b.inc(1);
-        }
     }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    health.alive_after = answered(&runner.sanity(SANITY_PRODUCT));
+    health.died_after_case = dead_id;
+    health.alive_after = answered(&main.sanity(SANITY_PRODUCT)) && lanes_alive;
     let run_failure = run_failure(&health);
     let mut report = RunReport::new(
         target.name(),
@@ -184,6 +196,143 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     report.run_failure = run_failure;
     report.host_profile = crate::report::profile::host_profile(&report.cases);
     report
+}
+
+/// The number of concurrent cases `jobs` asks for: 0 means the available cores on a hermetic
+/// (rewindable) target and 1 on a live one.
+pub fn effective_jobs(jobs: usize, hermetic: bool) -> usize {
+    match jobs {
+        0 if hermetic => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        0 => 1,
+        n => n,
+    }
+}
+
+/// What every scheduled case needs besides its lane.
+struct PoolContext<'a> {
+    cases: &'a [&'a LoadedCase],
+    opts: &'a RunOptions,
+    alive_before: bool,
+    bar: Option<&'a indicatif::ProgressBar>,
+}
+
+impl PoolContext<'_> {
+    /// Runs case `i` with `runner`, then checks the host still serves if the case saw
+    /// transport trouble.
+    fn run_one(&self, runner: &mut Runner, i: usize) -> schedule::Ran {
+        let lc = self.cases[i];
+        if let Some(b) = self.bar {
+            b.set_message(lc.case.id.value.clone());
+        }
+        let ran = if !self.alive_before && !lc.case.requires.activation_service {
+            schedule::Ran {
+                report: skipped(
+                    lc,
+                    "host did not answer the sanity exchange before the suite".into(),
+                ),
+                killed_host: false,
+            }
+        } else {
+            let report = runner.run_case(lc);
+            let killed_host = runner.transport_trouble && !answered(&runner.sanity(SANITY_PRODUCT));
+            schedule::Ran {
+                report,
+                killed_host,
+            }
+        };
+        if let Some(b) = self.bar {
+            b.inc(1);
+        }
+        ran
+    }
+
+    /// The case indices split into the workers' queue and, with wait lanes, the queue of
+    /// cases that wait on purpose.
+    fn queues(&self, indices: Vec<usize>, wait_lanes: bool) -> schedule::Queues {
+        let (waiting, work) = indices
+            .into_iter()
+            .partition(|&i| wait_lanes && schedule::waits_on_purpose(&self.cases[i].case));
+        schedule::Queues { work, waiting }
+    }
+
+    /// Hermetic cases: each rewinds its host and runs with a runner of its own; `jobs`
+    /// workers and (with more than one job) wait lanes, each on a sibling host. Also says
+    /// whether every sibling still answers at the end.
+    fn hermetic(
+        &self,
+        target: &dyn Target,
+        jobs: usize,
+    ) -> (Vec<Option<CaseReport>>, Option<usize>, bool) {
+        let n = self.cases.len();
+        let waiting = self
+            .cases
+            .iter()
+            .filter(|lc| schedule::waits_on_purpose(&lc.case))
+            .count();
+        let wait_lanes = if jobs > 1 {
+            schedule::WAIT_LANES.min(waiting)
+        } else {
+            0
+        };
+        let wanted = jobs.min(n.max(1)) + wait_lanes;
+        let siblings: Vec<Box<dyn Target>> =
+            (1..wanted).map_while(|_| target.sibling().ok()).collect();
+        let lanes: Vec<&dyn Target> = std::iter::once(target)
+            .chain(siblings.iter().map(|t| t.as_ref()))
+            .collect();
+        let workers = jobs.min(lanes.len()).max(1);
+        let queues = self.queues((0..n).collect(), lanes.len() > workers);
+        let run = |t: &mut &dyn Target, i: usize| -> schedule::Ran {
+            let lc = self.cases[i];
+            if let Err(e) = t.rewind() {
+                return schedule::Ran {
+                    report: skipped(lc, format!("could not rewind the host: {e}")),
+                    killed_host: true,
+                };
+            }
+            let mut runner = Runner::for_case(*t, self.opts, &lc.case.id.value);
+            self.run_one(&mut runner, i)
+        };
+        let (results, dead) = schedule::run_pool(n, queues, lanes, workers, false, &run);
+        let siblings_alive = siblings
+            .iter()
+            .all(|t| answered(&Runner::new(t.as_ref(), self.opts).sanity(SANITY_PRODUCT)));
+        (results, dead, siblings_alive)
+    }
+
+    /// Cases on a shared (live) host with the main runner. One job: in case order. More: the
+    /// cases that depend on host state first, in order; then the others concurrently, each
+    /// worker with a copy of the main runner.
+    fn shared(&self, main: &mut Runner, jobs: usize) -> (Vec<Option<CaseReport>>, Option<usize>) {
+        let n = self.cases.len();
+        let run = |r: &mut &mut Runner, i: usize| self.run_one(r, i);
+        if jobs <= 1 {
+            let queues = self.queues((0..n).collect(), false);
+            return schedule::run_pool(n, queues, vec![main], 1, true, &run);
+        }
+        let (exclusive, free): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&i| schedule::shares_host_state(&self.cases[i].case));
+        let queues = self.queues(exclusive, false);
+        let (mut results, dead) = schedule::run_pool(n, queues, vec![&mut *main], 1, true, &run);
+        if dead.is_some() {
+            return (results, dead);
+        }
+        let waiting = free
+            .iter()
+            .filter(|&&i| schedule::waits_on_purpose(&self.cases[i].case))
+            .count();
+        let lanes = jobs + schedule::WAIT_LANES.min(waiting);
+        let mut forks: Vec<Runner> = (0..lanes).map(|k| main.fork(k)).collect();
+        let queues = self.queues(free, lanes > jobs);
+        let lane_refs: Vec<&mut Runner> = forks.iter_mut().collect();
+        let (second, dead) = schedule::run_pool(n, queues, lane_refs, jobs, true, &run);
+        for (slot, r) in results.iter_mut().zip(second) {
+            if r.is_some() {
+                *slot = r;
+            }
+        }
+        (results, dead)
+    }
 }
 
 /// Why the run failed as a whole, whatever its cases say: a target that never answered the
@@ -313,6 +462,7 @@ pub struct Runner<'t> {
 mod bind;
 mod raw;
 mod request;
+pub mod schedule;
 mod service;
 
 use request::parse_hex_u32;
@@ -329,6 +479,31 @@ impl<'t> Runner<'t> {
             requests_sent: false,
             epids: HashMap::new(),
             hwids: HashMap::new(),
+            transport_trouble: false,
+        }
+    }
+
+    /// A runner for one hermetic case on a just-rewound `target`: a fresh shadow model and an
+    /// RNG seeded from the run seed and the case id, so that the case sends the same bytes
+    /// whichever cases ran before it, and wherever it runs.
+    pub fn for_case(target: &'t dyn Target, opts: &RunOptions, case_id: &str) -> Self {
+        let mut r = Runner::new(target, opts);
+        r.rng = SplitMix64::new(opts.seed ^ 0x6b6d_7373_7065_6300 ^ fnv1a(case_id));
+        r
+    }
+
+    /// A copy for concurrent worker `lane` on a shared live host: the same shadow model and
+    /// ePID / HwId memory so far, its own RNG stream.
+    fn fork(&self, lane: usize) -> Runner<'t> {
+        let stream = (lane as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        Runner {
+            target: self.target,
+            opts: self.opts.clone(),
+            rng: SplitMix64::new(self.opts.seed ^ 0x6b6d_7373_7065_6300 ^ stream),
+            shadow: self.shadow.clone(),
+            requests_sent: self.requests_sent,
+            epids: self.epids.clone(),
+            hwids: self.hwids.clone(),
             transport_trouble: false,
         }
     }
@@ -624,6 +799,13 @@ impl<'t> Runner<'t> {
         }
         sanity_findings(f, "robustness.then_sanity", r);
     }
+}
+
+/// FNV-1a of a text (a stable per-case RNG stream).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn shadow_host(fresh: bool, cfg: &HostConfig) -> KmsHost {
