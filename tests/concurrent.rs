@@ -219,3 +219,26 @@ fn jobs_on_the_cli() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn idle_waits_scale_with_the_read_timeout_on_the_embedded_host_only() {
+    use kmsspec::target::{LiveTarget, Target, TargetFacts, Timeouts};
+    use std::time::Duration;
+    let host = EmbeddedHost::start(EmbeddedConfig::default()).expect("embedded host starts");
+    // 1 s read timeout against a live target's 3 s: a third of what the case asks.
+    assert_eq!(
+        host.idle_wait(Duration::from_millis(3000)),
+        Duration::from_millis(1000)
+    );
+    let live = LiveTarget::new(
+        &host.addr().to_string(),
+        Timeouts::default(),
+        TargetFacts::default(),
+        false,
+    )
+    .expect("loopback target");
+    assert_eq!(
+        live.idle_wait(Duration::from_millis(3000)),
+        Duration::from_millis(3000)
+    );
+}

@@ -169,6 +169,12 @@ pub trait Target: Send + Sync {
     fn sibling(&self) -> Result<Box<dyn Target>, TargetError> {
         Err(TargetError::Unsupported("sibling"))
     }
+    /// How long an `idle` step that asks for `asked` waits on this target. A live host gets
+    /// what the case asks; the embedded host, in-process with a known 30 s idle timeout and a
+    /// shorter read timeout for "the host stays silent", gets the same fraction of it.
+    fn idle_wait(&self, asked: Duration) -> Duration {
+        asked
+    }
     /// Moves the host's clock forward (clock-control targets only).
     fn advance_clock(&self, _by: Duration) -> Result<(), TargetError> {
         Err(TargetError::Unsupported("clock control"))

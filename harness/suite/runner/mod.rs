@@ -1,7 +1,8 @@
 //! The suite runner: executes loaded cases against a [`Target`], judges every answer (RPC §8,
 //! KMS §3.6, the reference model, explicit expectations) and grades each case with
 //! [`CaseReport::grade`]. Run level: sanity exchange before and after, host-death detection,
-//! `--only` / `--skip` globs, expectations file, progress bar.
+//! `--only` / `--skip` globs, expectations file, progress bar, and the scheduling of cases
+//! (hermetic and concurrent on the embedded host, in order on a live one: [`schedule`]).
 //!
 //! Levels: protocol-format checks carry their own level (MUST, or SHOULD for CONC_MPX,
 //! alloc_hint, the V6 fresh-IV tell, ePID semantics and interval bounds); model checks and
@@ -446,7 +447,8 @@ impl CaseState {
     }
 }
 
-/// Executes cases one by one, keeping the shadow model across them.
+/// Executes cases one by one, keeping the shadow model across them (one runner per case on a
+/// hermetic target, one per run, or per worker, on a live one).
 pub struct Runner<'t> {
     target: &'t dyn Target,
     opts: RunOptions,

@@ -36,7 +36,9 @@ impl<'t> Runner<'t> {
         st: &mut CaseState,
         f: &mut Findings,
     ) -> Result<(), String> {
-        let total = Duration::from_millis(i.ms).min(MAX_IDLE);
+        let total = self
+            .target
+            .idle_wait(Duration::from_millis(i.ms).min(MAX_IDLE));
         let t0 = Instant::now();
         self.conn(st, &i.conn, f)?;
         if i.then_sanity {
