@@ -9,4 +9,5 @@ pub mod mutate;
 pub mod names;
 pub mod replay;
 pub mod runner;
+pub mod subject;
 pub mod transcript;

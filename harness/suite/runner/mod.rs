@@ -234,6 +234,11 @@ struct Conn {
     no_bind: bool,
     ctx32: Option<u16>,
     ctx64: Option<u16>,
+    /// Answers received on this connection so far (keep-alive is judged from the second on).
+    answered: u32,
+    /// The case bound or wrote raw PDUs on it itself: its association cannot be rebuilt
+    /// transparently.
+    explicit_bind: bool,
 }
 
 /// Per-case state.
@@ -274,6 +279,7 @@ pub struct Runner<'t> {
     shadow: KmsHost,
     requests_sent: bool,
     epids: HashMap<String, String>,
+    hwids: HashMap<String, [u8; 8]>,
     /// Set when the last case hit a connect failure or timeout.
     pub transport_trouble: bool,
 }
@@ -293,9 +299,10 @@ impl<'t> Runner<'t> {
             target,
             opts: opts.clone(),
             rng: SplitMix64::new(opts.seed ^ 0x6b6d_7373_7065_6300),
-            shadow: shadow_host(facts.fresh, &opts.host_config),
+            shadow: shadow_host(facts.fresh, &shadow_config(&opts.host_config, &facts)),
             requests_sent: false,
             epids: HashMap::new(),
+            hwids: HashMap::new(),
             transport_trouble: false,
         }
     }
@@ -331,7 +338,8 @@ impl<'t> Runner<'t> {
                 self.target
                     .reset()
                     .map_err(|e| format!("could not reset the host: {e}"))?;
-                self.shadow = shadow_host(true, &self.opts.host_config);
+                let cfg = shadow_config(&self.opts.host_config, &self.target.facts());
+                self.shadow = shadow_host(true, &cfg);
             } else if !facts.fresh || self.requests_sent {
                 return Err(
                     "needs a fresh host (empty CMID tables): pass --fresh on a host \
@@ -356,6 +364,7 @@ impl<'t> Runner<'t> {
         for (_, mut c) in st.conns.drain() {
             c.c.close();
         }
+        super::subject::mark_side_findings(&lc.case, &mut st.findings);
         let mut report = base_report(lc);
         report.verdict = CaseReport::grade(lc.case.level, &st.findings);
         report.reason = match outcome {
@@ -366,7 +375,7 @@ impl<'t> Runner<'t> {
             Ok(()) => st
                 .findings
                 .iter()
-                .find(|f| !f.passed && Verdict::for_missed(f.level) == report.verdict)
+                .find(|f| !f.passed && !f.side && Verdict::for_missed(f.level) == report.verdict)
                 .map(|f| {
                     format!(
                         "step {}: {} expected {}, observed {}",
@@ -448,14 +457,7 @@ impl<'t> Runner<'t> {
                     "-- sanity: {}",
                     r.as_ref().map_or_else(|e| e.message.as_str(), |_| "ok")
                 ));
-                f.check(
-                    "sanity",
-                    None,
-                    Level::Must,
-                    r.is_ok(),
-                    "a well-formed exchange succeeds",
-                    r.err().map_or_else(|| "ok".into(), |e| e.message),
-                );
+                sanity_findings(f, "sanity", r);
                 Ok(())
             }
             Step::Repeat(rep) => {
@@ -489,6 +491,8 @@ impl<'t> Runner<'t> {
                 no_bind: false,
                 ctx32: None,
                 ctx64: None,
+                answered: 0,
+                explicit_bind: false,
             }),
             Err(e) => {
                 self.transport_trouble = true;
@@ -592,14 +596,28 @@ impl<'t> Runner<'t> {
         if r.is_err() {
             self.transport_trouble = true;
         }
-        f.check(
-            "robustness.then_sanity",
-            None,
-            Level::Must,
-            r.is_ok(),
-            "the host still serves a well-formed exchange",
-            r.err().map_or_else(|| "ok".into(), |e| e.message),
-        );
+        sanity_findings(f, "robustness.then_sanity", r);
+    }
+}
+
+/// The configuration the shadow model judges a target with: the run's configuration when the
+/// target holds exactly its keys (the embedded host), the declared keys (`--host-key`, ePIDs
+/// unknown) otherwise, and unknown keys when nothing was declared — then any catalog product
+/// may be answered or refused with 0xC004F042.
+pub fn shadow_config(run: &HostConfig, facts: &crate::target::TargetFacts) -> HostConfig {
+    let names: Vec<&str> = run.keys.iter().map(|k| k.host_key.as_str()).collect();
+    let same = facts.host_keys.len() == names.len()
+        && facts
+            .host_keys
+            .iter()
+            .zip(&names)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b));
+    if facts.host_keys.is_empty() {
+        run.clone().with_unknown_keys()
+    } else if same {
+        run.clone()
+    } else {
+        run.clone().with_declared_keys(&facts.host_keys)
     }
 }
 
@@ -614,6 +632,36 @@ fn shadow_host(fresh: bool, cfg: &HostConfig) -> KmsHost {
     h.unwrap_or_else(|_| {
         KmsHost::observing(cfg).unwrap_or_else(|e| panic!("default host config: {e}"))
     })
+}
+
+/// The findings of a sanity exchange. Its subject is that the host still serves: an answer
+/// that then fails a response check still shows a live host (check `name` passes), and the
+/// failed check is recorded as `sanity.answer_checks`, a side finding that belongs to the
+/// case about that check.
+fn sanity_findings(f: &mut Findings, name: &str, r: Result<(), SanityFailure>) {
+    let alive = r.as_ref().map_or_else(|e| e.host_answered, |_| true);
+    f.check(
+        name,
+        None,
+        Level::Must,
+        alive,
+        "the host serves a well-formed exchange",
+        match &r {
+            Ok(()) => "ok".to_string(),
+            Err(e) if e.host_answered => format!("answered ({})", e.message),
+            Err(e) => e.message.clone(),
+        },
+    );
+    if let (Err(e), true) = (&r, alive) {
+        f.check(
+            "sanity.answer_checks",
+            Some("KMS-§3.6"),
+            Level::Must,
+            false,
+            "an answer passing every response check",
+            e.message.clone(),
+        );
+    }
 }
 
 fn conn_name(n: &Option<String>) -> String {
