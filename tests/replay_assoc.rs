@@ -756,9 +756,9 @@ fn run_and_replay_agree_on_the_same_behaviour() {
             Verdict::Fail,
             "replay.answered",
         ),
-        ("VER-V6-1", None, Verdict::Pass, "rpc.call_id_echo"),
+        ("REQ-CALLID-1", None, Verdict::Pass, "rpc.call_id_echo"),
         (
-            "VER-V6-1",
+            "REQ-CALLID-1",
             Some(HostFlaw::WrongCallId),
             Verdict::Fail,
             "replay.answered",

@@ -29,10 +29,8 @@ use crate::capture::{decode_capture, CaptureReader, DecodeConfig};
 use crate::cli::{ReplayArgs, EXIT_OK, EXIT_USAGE};
 use crate::client::{bind_pdu, classify, context_element, Answer, EncodedRequest, RequestSpec};
 use crate::host::convert::activation_request;
-use crate::model::decision::HR_KMS_ID_MISMATCH;
 use crate::model::{
-    rules, Decision, HostConfig, HostResponse, KmsClient, KmsHost, Observed,
-    Outcome as ModelOutcome, RuleId, Timestamp, Verdict as CountVerdict,
+    HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp, Verdict as CountVerdict,
 };
 use crate::report::TargetHealth;
 use crate::report::{CaseReport, Finding, Level, RunReport, Verdict};
@@ -242,31 +240,11 @@ fn ndr_of(name: Option<&str>) -> NdrSyntax {
     }
 }
 
-/// The model configuration for a host whose keys are unknown: the newest Windows host key and
-/// every Office host key (an Office key serves its own release only), so the model never
-/// refuses a
-/// product that some host key could serve.
+/// The model configuration for a captured host, whose keys nobody declared
+/// ([`HostConfig::with_unknown_keys`]): the model never refuses a product some host key could
+/// serve, and answering or refusing any catalog product with 0xC004F042 is allowed.
 pub fn unknown_host_config() -> HostConfig {
-    let mut c = HostConfig::default();
-    let template = c.keys.first().cloned();
-    if let Some(t) = template {
-        c.keys = [
-            "Windows Server 2025",
-            "Office LTSC 2024",
-            "Office LTSC 2021",
-            "Office 2019",
-            "Office 2016",
-            "Office 2013",
-            "Office 2010",
-        ]
-        .into_iter()
-        .map(|name| crate::model::InstalledKey {
-            host_key: name.to_string(),
-            ..t.clone()
-        })
-        .collect();
-    }
-    c
+    HostConfig::default().with_unknown_keys()
 }
 
 fn hr(v: u32) -> String {
@@ -588,8 +566,12 @@ impl CaptureState<'_> {
             return;
         };
         let decision = host.handle(&activation_request(req), now);
-        let rules: Vec<String> = decision.rules.iter().map(ToString::to_string).collect();
-        let rule_text = rules.join(",");
+        let rule_text = decision
+            .rules
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let (observed, hresult, count) = match (&x.response, raw_response(x)) {
             (Some(_), Some(resp)) if response_hresult(x) == 0 => (
                 Some(Observed::Answer {
@@ -607,17 +589,10 @@ impl CaptureState<'_> {
         let Some(observed) = observed else {
             return;
         };
-        let mut verdict = permits_outcome(&decision, observed);
-        // The captured host's keys are unknown: refusing a product as not served by its key
-        // (0xC004F042) is allowed for any product, not only those no key serves.
-        if verdict.is_err()
-            && matches!(observed, Observed::Refuse { hresult } if hresult == HR_KMS_ID_MISMATCH)
-        {
-            verdict = Ok(Some(rules::HIER_HOST_KEY));
-        }
+        let verdict = decision.permits_outcome(observed);
         f.check(
             "model.outcome",
-            Some(rules.first().map_or("MODEL", String::as_str)),
+            Some(decision.outcome_rule().map_or("MODEL", |r| r.0)),
             Level::Must,
             verdict.is_ok(),
             match decision.answer() {
@@ -630,16 +605,15 @@ impl CaptureState<'_> {
                 Err(why) => why.clone(),
             },
         );
-        if let (Some(a), Observed::Answer { count }) = (decision.answer(), observed) {
-            let (passed, rule) = match a.count_bounds.judge(count) {
-                CountVerdict::Consistent => (true, rules::CNT_DISTINCT_CMID),
-                CountVerdict::BelowMinimum { .. } => (false, rules::CNT_DISTINCT_CMID),
-                CountVerdict::AboveMaximum { .. } => (false, rules::CACHE_2X_NEVER_SHRINK),
-            };
+        let judged = match observed {
+            Observed::Answer { count } => decision.judge_count(count).zip(decision.answer()),
+            Observed::Refuse { .. } => None,
+        };
+        if let Some(((v, rule), a)) = judged {
             f.side(
                 "model.count",
                 Some(rule.0),
-                passed,
+                v == CountVerdict::Consistent,
                 format!(
                     "count in {}..{}",
                     a.count_bounds.min,
@@ -773,15 +747,6 @@ impl CaptureState<'_> {
         }
         let old = captured_outcome(x);
         compare(f, &old, &new, req.base.required_client_count);
-    }
-}
-
-/// Whether the model allows the kind of outcome the host chose (an answer, or a refusal with
-/// its HRESULT), leaving the count aside: that is `model.count`'s subject.
-fn permits_outcome(d: &Decision, observed: Observed) -> Result<Option<RuleId>, String> {
-    match (&d.outcome, observed) {
-        (ModelOutcome::Answer(_), Observed::Answer { .. }) => Ok(None),
-        _ => d.permits(observed),
     }
 }
 
