@@ -137,6 +137,10 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Also run the model self-checks (activation-service cases, in-process, never touching
+    /// the target) against a live target; they always run against the embedded host.
+    #[arg(long)]
+    pub self_checks: bool,
 }
 
 /// `kmsspec list`.

@@ -5,10 +5,13 @@ pub mod baseline;
 pub mod expect;
 pub mod junit;
 pub mod model;
+pub mod profile;
 pub mod terminal;
 pub mod verdict;
 
-pub use model::{CaseReport, Finding, RunReport, Summary, TargetHealth, REPORT_SCHEMA};
+pub use model::{
+    CaseReport, Finding, ProfileEntry, RunReport, Summary, TargetHealth, REPORT_SCHEMA,
+};
 pub use verdict::{Level, Verdict};
 
 /// Renders the run as pretty JSON (the documented, versioned schema of [`RunReport`]).

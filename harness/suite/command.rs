@@ -43,6 +43,7 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
         host_config: host_config.clone(),
         seed: 1,
         progress: !args.quiet,
+        no_self_checks: args.target.target.is_some() && !args.self_checks,
     };
     let t = &args.target;
     let target: Box<dyn Target> = match t.live_target()? {
@@ -57,6 +58,9 @@ fn run_inner(args: &RunArgs) -> Result<i32, String> {
     };
     let report = run_suite(target.as_ref(), &cases, &opts);
     crate::report::emit(&report, args.json.as_deref(), args.junit.as_deref())?;
+    if let Some(why) = &report.run_failure {
+        eprintln!("kmsspec: run failed: {why}");
+    }
     let mut code = report.exit_code();
     if let Some(p) = &args.baseline {
         let current = baseline_text(&report);

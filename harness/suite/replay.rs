@@ -230,6 +230,7 @@ fn problem_case(stem: &str, what: &str, verdict: Verdict, reason: String) -> Cas
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        self_check: false,
     }
 }
 
@@ -294,6 +295,7 @@ impl CaptureState<'_> {
             transcript: t,
             duration_ms: 0,
             expected_failure: None,
+            self_check: false,
         });
     }
 

@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Skip the model self-checks (activation-service cases, which never touch the target),
+    /// as `run` does against a live target unless `--self-checks` is given.
+    pub no_self_checks: bool,
 }
 
 /// `*` / `?` glob match (whole string).
@@ -129,6 +132,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     let selected_cases: Vec<&LoadedCase> = cases
         .iter()
         .filter(|c| selected(&c.case.id.value, opts))
+        .filter(|c| !(opts.no_self_checks && c.case.requires.activation_service))
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
     let mut runner = Runner::new(target, opts);
@@ -169,13 +173,34 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         b.finish_and_clear();
     }
     health.alive_after = answered(&runner.sanity(SANITY_PRODUCT));
-    RunReport::new(
+    let run_failure = run_failure(&health);
+    let mut report = RunReport::new(
         target.name(),
         started,
         t0.elapsed().as_millis() as u64,
         health,
         reports,
-    )
+    );
+    report.run_failure = run_failure;
+    report.host_profile = crate::report::profile::host_profile(&report.cases);
+    report
+}
+
+/// Why the run failed as a whole, whatever its cases say: a target that never answered the
+/// sanity exchange (nothing listening, resets, silence, garbage) or stopped answering.
+fn run_failure(h: &TargetHealth) -> Option<String> {
+    if !h.alive_before {
+        Some(format!(
+            "the target did not answer the sanity exchange before the suite: {}",
+            h.sanity_failure.as_deref().unwrap_or("no answer")
+        ))
+    } else if let Some(case) = &h.died_after_case {
+        Some(format!("the target stopped answering after case {case}"))
+    } else if !h.alive_after {
+        Some("the target did not answer the sanity exchange after the suite".into())
+    } else {
+        None
+    }
 }
 
 /// Whether a sanity exchange shows a live host: it succeeded, or the host answered with a
@@ -215,6 +240,7 @@ fn base_report(lc: &LoadedCase) -> CaseReport {
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        self_check: c.requires.activation_service,
     }
 }
 
@@ -299,7 +325,7 @@ impl<'t> Runner<'t> {
             target,
             opts: opts.clone(),
             rng: SplitMix64::new(opts.seed ^ 0x6b6d_7373_7065_6300),
-            shadow: shadow_host(facts.fresh, &shadow_config(&opts.host_config, &facts)),
+            shadow: shadow_host(facts.fresh, &facts.model_config(&opts.host_config)),
             requests_sent: false,
             epids: HashMap::new(),
             hwids: HashMap::new(),
@@ -338,7 +364,7 @@ impl<'t> Runner<'t> {
                 self.target
                     .reset()
                     .map_err(|e| format!("could not reset the host: {e}"))?;
-                let cfg = shadow_config(&self.opts.host_config, &self.target.facts());
+                let cfg = self.target.facts().model_config(&self.opts.host_config);
                 self.shadow = shadow_host(true, &cfg);
             } else if !facts.fresh || self.requests_sent {
                 return Err(
@@ -597,27 +623,6 @@ impl<'t> Runner<'t> {
             self.transport_trouble = true;
         }
         sanity_findings(f, "robustness.then_sanity", r);
-    }
-}
-
-/// The configuration the shadow model judges a target with: the run's configuration when the
-/// target holds exactly its keys (the embedded host), the declared keys (`--host-key`, ePIDs
-/// unknown) otherwise, and unknown keys when nothing was declared — then any catalog product
-/// may be answered or refused with 0xC004F042.
-pub fn shadow_config(run: &HostConfig, facts: &crate::target::TargetFacts) -> HostConfig {
-    let names: Vec<&str> = run.keys.iter().map(|k| k.host_key.as_str()).collect();
-    let same = facts.host_keys.len() == names.len()
-        && facts
-            .host_keys
-            .iter()
-            .zip(&names)
-            .all(|(a, b)| a.eq_ignore_ascii_case(b));
-    if facts.host_keys.is_empty() {
-        run.clone().with_unknown_keys()
-    } else if same {
-        run.clone()
-    } else {
-        run.clone().with_declared_keys(&facts.host_keys)
     }
 }
 

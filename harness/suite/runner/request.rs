@@ -194,7 +194,7 @@ impl<'t> Runner<'t> {
             // not count its CMID: the shadow model forgets it too, so later count bounds stay
             // what is certain.
             if decision.as_ref().is_some_and(|d| d.answer().is_some())
-                && !matches!(a, Answer::Success { .. })
+                && !matches!(reclassify(a, ndr), Answer::Success { .. })
             {
                 self.shadow = before;
             }
@@ -249,13 +249,7 @@ impl<'t> Runner<'t> {
         now: Timestamp,
         ndr: NdrSyntax,
     ) {
-        // Re-classify with the request's NDR syntax (the connection default is NDR32).
-        let a = match a.pdu() {
-            Some(p) if ndr == NdrSyntax::Ndr64 => {
-                crate::client::classify(crate::target::Received::Pdu(p.to_vec()), ndr)
-            }
-            _ => a.clone(),
-        };
+        let a = reclassify(a, ndr);
         let sent = SentCall {
             call_id: enc.call_id,
             p_cont_id: enc.p_cont_id,
@@ -456,6 +450,16 @@ impl<'t> Runner<'t> {
                 activated.to_string(),
             );
         }
+    }
+}
+
+/// An answer classified with the request's NDR syntax (the connection default is NDR32).
+fn reclassify(a: &Answer, ndr: NdrSyntax) -> Answer {
+    match a.pdu() {
+        Some(p) if ndr == NdrSyntax::Ndr64 => {
+            crate::client::classify(crate::target::Received::Pdu(p.to_vec()), ndr)
+        }
+        _ => a.clone(),
     }
 }
 
