@@ -43,13 +43,14 @@ impl LiveDecoder {
         LiveDecoder {
             dec,
             offsets: [0; 2],
-            chunk: 0,
+            chunk: 1,
             closed: false,
         }
     }
 
-    /// The index the next chunk of bytes will have (records name the chunk that completed a
-    /// PDU as their `request_packet` / `response_packet`).
+    /// The number the next chunk of bytes will have, counting from 1 in both directions
+    /// (records name the chunk that completed a PDU as their `request_packet` /
+    /// `response_packet`).
     pub fn next_chunk(&self) -> u64 {
         self.chunk
     }
@@ -165,8 +166,10 @@ mod tests {
         assert_eq!(x.call_id, 2);
         assert!(x.failed.is_empty(), "{:?}", x.failed);
         assert!(x.checks.len() > 5);
-        // The chunk that completed each PDU: the second request piece (3), the answer (4).
-        assert_eq!((x.request_packet, x.response_packet), (Some(3), Some(4)));
+        // The chunk that completed each PDU, counted from 1: bind, ack, then the second
+        // request piece (4) and the answer (5).
+        assert_eq!((x.request_packet, x.response_packet), (Some(4), Some(5)));
+        assert_eq!(live.next_chunk(), 6);
         assert_eq!(records.len(), 2, "{records:?}");
         let text = super::super::text::record_text(&records[1]);
         assert!(text.starts_with("exchange 127.0.0.1:50000 -> 127.0.0.1:1688 call 2"));

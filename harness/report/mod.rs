@@ -8,7 +8,9 @@ pub mod model;
 pub mod terminal;
 pub mod verdict;
 
-pub use model::{CaseReport, Finding, RunReport, Summary, TargetHealth, REPORT_SCHEMA};
+pub use model::{
+    CaseReport, Finding, RunReport, Summary, TargetHealth, WireDir, WireEntry, REPORT_SCHEMA,
+};
 pub use verdict::{Level, Verdict};
 
 /// Renders the run as pretty JSON (the documented, versioned schema of [`RunReport`]).

@@ -212,6 +212,7 @@ fn problem_case(stem: &str, what: &str, verdict: Verdict, reason: String) -> Cas
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        wire: Vec::new(),
     }
 }
 
@@ -296,6 +297,7 @@ impl CaptureState<'_> {
             transcript: t,
             duration_ms: 0,
             expected_failure: None,
+            wire: Vec::new(),
         });
     }
 

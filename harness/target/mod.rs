@@ -116,6 +116,11 @@ pub trait Connection: Send {
     fn recv_within(&mut self, timeout: Duration) -> Result<Received, TargetError>;
     /// Closes the write side and the connection.
     fn close(&mut self);
+    /// The local and remote addresses, when the connection is a socket (the wire log of a
+    /// report names them).
+    fn addrs(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        None
+    }
 }
 
 /// A candidate host.
