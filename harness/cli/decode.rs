@@ -1,20 +1,69 @@
 //! `kmsspec decode`: runs [`decode_capture`] on each file and renders the records as text
-//! blocks, JSON Lines or a YAML list, with a progress bar on a terminal for large files.
+//! blocks, JSON Lines or a YAML list (and, with `--html`, a page per capture), with a
+//! progress bar on a terminal for large files.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 
-use super::{DecodeArgs, DecodeFormat, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::capture::decode::{decode_capture, DecodeConfig};
 use crate::capture::records::Record;
 use crate::capture::FlowConfig;
+use crate::report::html::{decode_page, CapturePage};
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Most records of one capture put on the `--html` page (the totals still count them all).
+pub const HTML_MAX_RECORDS: usize = 5_000;
+
+/// Output format of `decode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecodeFormat {
+    /// Human-readable blocks.
+    #[default]
+    Text,
+    /// JSON Lines.
+    Json,
+    /// A YAML transcript.
+    Yaml,
+}
+
+/// What `kmsspec decode` is asked to do (the command line fills it in `cli/`).
+#[derive(Debug, Clone)]
+pub struct DecodeCommand {
+    /// Capture files (pcap or pcapng).
+    pub captures: Vec<PathBuf>,
+    /// Output format on stdout.
+    pub format: DecodeFormat,
+    /// Cap on buffered out-of-order bytes per connection.
+    pub max_buffer: usize,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Print only what needs attention, and the summaries.
+    pub problems_only: bool,
+    /// Also write an HTML page of the captures here.
+    pub html: Option<PathBuf>,
+}
+
+impl Default for DecodeCommand {
+    /// Text output, the default 1 MiB buffer cap, every record.
+    fn default() -> Self {
+        DecodeCommand {
+            captures: Vec::new(),
+            format: DecodeFormat::Text,
+            max_buffer: 1 << 20,
+            quiet: false,
+            problems_only: false,
+            html: None,
+        }
+    }
+}
+
 /// Runs `decode`; returns the exit status (0 clean, 1 damage/errors/failed checks, 2 a file
-/// that cannot be opened or is not a capture).
-pub fn run(args: &DecodeArgs) -> i32 {
+/// that cannot be opened or is not a capture, or an output that cannot be written).
+pub fn run(args: &DecodeCommand) -> i32 {
     let stdout = io::stdout();
     let mut out = OutBuf::new(stdout.lock());
     let mut status = EXIT_OK;
@@ -26,14 +75,21 @@ pub fn run(args: &DecodeArgs) -> i32 {
         keep_raw: false,
         ..DecodeConfig::default()
     };
+    let mut pages: Vec<CapturePage> = Vec::new();
     for path in &args.captures {
         let name = path.display().to_string();
+        let mut page = CapturePage {
+            name: name.clone(),
+            ..CapturePage::default()
+        };
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
                 let _ = out.flush();
                 eprintln!("kmsspec: {name}: cannot open: {e}");
                 status = status.max(EXIT_USAGE);
+                page.error = Some(format!("cannot open: {e}"));
+                pages.push(page);
                 continue;
             }
         };
@@ -50,6 +106,13 @@ pub fn run(args: &DecodeArgs) -> i32 {
             |r| {
                 let shown =
                     !args.problems_only || r.is_problem() || matches!(r, Record::Summary(_));
+                if shown && args.html.is_some() {
+                    match r {
+                        Record::Summary(s) => page.summary = Some(s.clone()),
+                        _ if page.records.len() < HTML_MAX_RECORDS => page.records.push(r.clone()),
+                        _ => page.omitted += 1,
+                    }
+                }
                 if shown && write_err.is_none() {
                     let written = match args.format {
                         // JSON lines go straight into the output buffer (no per-line copy).
@@ -87,12 +150,22 @@ pub fn run(args: &DecodeArgs) -> i32 {
                 let _ = out.flush();
                 eprintln!("kmsspec: {name}: {e}");
                 status = status.max(EXIT_USAGE);
+                page.error = Some(e.to_string());
             }
+        }
+        if args.html.is_some() {
+            pages.push(page);
         }
     }
     if let Err(e) = out.flush() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("kmsspec: writing output: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    if let Some(p) = &args.html {
+        if let Err(e) = crate::report::write_html(p, &decode_page(&pages)) {
+            eprintln!("kmsspec: {e}");
             return EXIT_USAGE;
         }
     }

@@ -2,8 +2,11 @@
 //! prints what the suite decided; it never decides a verdict itself.
 
 pub mod baseline;
+pub mod command;
 pub mod expect;
+pub mod html;
 pub mod junit;
+pub mod load;
 pub mod model;
 pub mod terminal;
 pub mod verdict;
@@ -33,4 +36,9 @@ pub fn emit(
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(())
+}
+
+/// Writes an HTML page to `path` (`--html`), naming the file in the error.
+pub fn write_html(path: &std::path::Path, page: &str) -> Result<(), String> {
+    std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -2,13 +2,15 @@
 //! reference host on loopback or a live server. This layer moves bytes; it never judges them.
 
 pub mod embedded;
+pub mod options;
 pub mod tcp;
 
 use crate::wire::FileTime;
 use std::fmt;
 use std::time::Duration;
 
-pub use embedded::{EmbeddedConfig, EmbeddedHost};
+pub use embedded::{ConnectionTap, EmbeddedConfig, EmbeddedHost, TapFactory};
+pub use options::TargetOptions;
 pub use tcp::{LiveTarget, TcpConnection, Timeouts};
 
 /// What is declared or known about a target; cases whose preconditions are unknown are SKIP.
