@@ -57,6 +57,10 @@ fn expected_catch(flaw: HostFlaw) -> &'static [&'static str] {
         HostFlaw::IntervalsOutOfRange => &["interval"],
         HostFlaw::NoBtfnAck => &["BTFN", "btfn"],
         HostFlaw::IgnoresThreshold => &["THR-", "count"],
+        HostFlaw::FixedCountTwiceN => &["CNT-", "THR-", "count"],
+        HostFlaw::RandomEpidPerRequest => &["EPID-STABLE"],
+        HostFlaw::AnswersWithoutBind => &["ROB-REQ-BEFORE-BIND"],
+        HostFlaw::EchoesRequestHeader => &["REQ-HDR", "rpc."],
     }
 }
 

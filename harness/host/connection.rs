@@ -81,6 +81,9 @@ pub struct HostConnection {
     pending: Option<PendingCall>,
     hung: bool,
     closed: bool,
+    /// The header of the request PDU last received (only [`HostFlaw::EchoesRequestHeader`]
+    /// reads it).
+    request_header: Option<Common>,
 }
 
 impl HostConnection {
@@ -94,6 +97,7 @@ impl HostConnection {
             pending: None,
             hung: false,
             closed: false,
+            request_header: None,
         }
     }
 
@@ -174,6 +178,7 @@ impl HostConnection {
             Pdu::Bind(c, b) => self.negotiate(state, &c, &b, true, out),
             Pdu::AlterContext(c, b) => self.negotiate(state, &c, &b, false, out),
             Pdu::Request(c, r) => {
+                self.request_header = Some(c);
                 let first = c.pfc_flags.contains(PfcFlags::FIRST_FRAG);
                 let last = c.pfc_flags.contains(PfcFlags::LAST_FRAG);
                 match (first, self.pending.take()) {
@@ -296,9 +301,16 @@ impl HostConnection {
         stub: &[u8],
         out: &mut Vec<u8>,
     ) -> Step {
-        let Some(&(_, syntax)) = self.contexts.iter().find(|(id, _)| *id == p_cont_id) else {
-            fault(state, call_id, p_cont_id, NCA_S_UNK_IF, out);
-            return Step::Continue;
+        let bound = self.contexts.iter().find(|(id, _)| *id == p_cont_id);
+        let syntax = match bound {
+            Some(&(_, s)) => s,
+            None if self.assoc_group == 0 && state.flaw() == Some(HostFlaw::AnswersWithoutBind) => {
+                NdrSyntax::Ndr32
+            }
+            None => {
+                fault(state, call_id, p_cont_id, NCA_S_UNK_IF, out);
+                return Step::Continue;
+            }
         };
         if opnum != 0 {
             fault(state, call_id, p_cont_id, NCA_S_OP_RNG_ERROR, out);
@@ -318,7 +330,10 @@ impl HostConnection {
             KmsReply::Close => return Step::Close,
             KmsReply::Hang => return Step::Hang,
         };
-        respond(state, call_id, p_cont_id, syntax, &rs, out);
+        let echoed = (state.flaw() == Some(HostFlaw::EchoesRequestHeader))
+            .then_some(self.request_header)
+            .flatten();
+        respond(state, call_id, p_cont_id, syntax, &rs, echoed, out);
         if state.flaw() == Some(HostFlaw::ClosesAfterEveryAnswer) {
             return Step::Close;
         }
@@ -389,12 +404,15 @@ fn reply_common(state: &HostState, call_id: u32, flags: PfcFlags) -> Common {
     }
 }
 
+/// Writes a response PDU. `echoed`, set only by [`HostFlaw::EchoesRequestHeader`], is the
+/// request header whose version, flags and drep the flawed host copies.
 fn respond(
     state: &HostState,
     call_id: u32,
     p_cont_id: u16,
     syntax: NdrSyntax,
     stub: &ResponseStub<'_>,
+    echoed: Option<Common>,
     out: &mut Vec<u8>,
 ) {
     let bytes = stub.encode(syntax);
@@ -412,7 +430,11 @@ fn respond(
         reserved: 0,
         stub: Cow::Owned(bytes),
     };
-    Pdu::Response(reply_common(state, call_id, flags), body).encode_into(out);
+    let common = match echoed {
+        Some(req) => req,
+        None => reply_common(state, call_id, flags),
+    };
+    Pdu::Response(common, body).encode_into(out);
 }
 
 fn fault(state: &HostState, call_id: u32, p_cont_id: u16, status: u32, out: &mut Vec<u8>) {

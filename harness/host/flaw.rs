@@ -50,11 +50,23 @@ pub enum HostFlaw {
     NoBtfnAck,
     /// Reports a count of at least the client's threshold N, whatever the table holds (§6.2).
     IgnoresThreshold,
+    /// Reports twice the client's threshold N in every answer, whatever the table holds
+    /// (the fixed `2 × N` of vlmcsd's defaults; §6.2, CNT-DISTINCT-CMID).
+    FixedCountTwiceN,
+    /// A new random (well-formed) ePID in every answer: serial and date drawn afresh each
+    /// time, as py-kms does (§4.6, EPID-STABLE).
+    RandomEpidPerRequest,
+    /// Answers a request on a connection that never bound, as if NDR32 were bound
+    /// (§1.11: fault nca_s_unk_if or a close is required).
+    AnswersWithoutBind,
+    /// Builds each response header from its request's: rpc_vers_minor, pfc_flags and drep are
+    /// copied instead of written fresh (§1.4, §8; vlmcsd and py-kms copy request headers).
+    EchoesRequestHeader,
 }
 
 impl HostFlaw {
     /// Every flaw (with `FixedCount(50)` standing for its family), for suites that run all.
-    pub const ALL: [HostFlaw; 20] = [
+    pub const ALL: [HostFlaw; 24] = [
         HostFlaw::FixedCount(50),
         HostFlaw::CountsRepeatedCmids,
         HostFlaw::IgnoresHierarchy,
@@ -75,6 +87,10 @@ impl HostFlaw {
         HostFlaw::IntervalsOutOfRange,
         HostFlaw::NoBtfnAck,
         HostFlaw::IgnoresThreshold,
+        HostFlaw::FixedCountTwiceN,
+        HostFlaw::RandomEpidPerRequest,
+        HostFlaw::AnswersWithoutBind,
+        HostFlaw::EchoesRequestHeader,
     ];
 
     /// A short stable name (for reports and test names).
@@ -100,7 +116,17 @@ impl HostFlaw {
             HostFlaw::IntervalsOutOfRange => "intervals-out-of-range",
             HostFlaw::NoBtfnAck => "no-btfn-ack",
             HostFlaw::IgnoresThreshold => "ignores-threshold",
+            HostFlaw::FixedCountTwiceN => "fixed-count-2n",
+            HostFlaw::RandomEpidPerRequest => "random-epid",
+            HostFlaw::AnswersWithoutBind => "answers-without-bind",
+            HostFlaw::EchoesRequestHeader => "echoes-request-header",
         }
+    }
+
+    /// The flaw with this [`HostFlaw::name`] (`fixed-count` stands for `FixedCount(50)`), for
+    /// command lines and test tables.
+    pub fn from_name(name: &str) -> Option<HostFlaw> {
+        HostFlaw::ALL.into_iter().find(|f| f.name() == name)
     }
 }
 

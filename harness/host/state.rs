@@ -193,6 +193,12 @@ impl HostState {
         match self.flaw {
             Some(HostFlaw::FixedCount(n)) => count = n,
             Some(HostFlaw::IgnoresThreshold) => count = count.max(req.base.required_client_count),
+            Some(HostFlaw::FixedCountTwiceN) => {
+                count = req.base.required_client_count.saturating_mul(2)
+            }
+            Some(HostFlaw::RandomEpidPerRequest) => {
+                epid = random_epid(&epid, self.rng.next_u64());
+            }
             Some(HostFlaw::NeverExpiresCmids) => {
                 count = count.max(self.remember(&model_req));
             }
@@ -261,6 +267,22 @@ impl HostState {
         }
         u32::try_from(set.len()).unwrap_or(u32::MAX).min(cap)
     }
+}
+
+/// The ePID with a random serial (4th group) and a random day of its year (flaw
+/// RandomEpidPerRequest): still well formed, never the same twice in practice.
+fn random_epid(epid: &str, random: u64) -> String {
+    let serial = (random % 1_000_000) as u32;
+    let day = ((random >> 32) % 365) as u32 + 1;
+    epid.split('-')
+        .enumerate()
+        .map(|(i, part)| match i {
+            3 => format!("{serial:06}"),
+            7 if part.len() == 7 => format!("{day:03}{}", &part[3..]),
+            _ => part.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// The ePID with its key-id part (4th group) moved by `serial` (flaw ChangesEpidEveryRequest).

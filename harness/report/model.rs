@@ -25,6 +25,11 @@ pub struct Finding {
     pub expected: String,
     /// What the target did.
     pub observed: String,
+    /// A side finding: an observation about another subject than the case's (a count bound,
+    /// ePID stability, a response field another case owns). It is shown on the case and
+    /// gathered into the run's host profile, but never decides the case's verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub side: bool,
 }
 
 /// The result of one case.
@@ -103,12 +108,13 @@ pub const WIRE_HEX_LIMIT: usize = 4096;
 pub const WIRE_ENTRY_LIMIT: usize = 400;
 
 impl CaseReport {
-    /// Grades the case from its findings: the worst verdict of a missed check, PASS if none;
+    /// Grades the case from its findings: the worst verdict of a missed check that is not a
+    /// side finding, PASS if none;
     /// an INFO-level case is INFO whatever it observed (its behaviour is recorded, not judged).
     pub fn grade(level: Level, findings: &[Finding]) -> Verdict {
         let worst = findings
             .iter()
-            .filter(|f| !f.passed)
+            .filter(|f| !f.passed && !f.side)
             .map(|f| Verdict::for_missed(f.level))
             .fold(Verdict::Pass, Verdict::worst);
         if level == Level::Info && worst != Verdict::Fail {
@@ -272,6 +278,7 @@ pub(crate) mod tests {
             passed,
             expected: "x".into(),
             observed: if passed { "x" } else { "y" }.into(),
+            side: false,
         }
     }
 

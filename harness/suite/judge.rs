@@ -34,7 +34,24 @@ impl Findings {
             passed,
             expected: expected.into(),
             observed: observed.into(),
+            side: false,
         });
+    }
+
+    /// Records a side finding: an observation about another subject than the case's, shown
+    /// on the case and in the host profile, never deciding its verdict (level INFO).
+    pub fn side(
+        &mut self,
+        check: &str,
+        rule: Option<&str>,
+        passed: bool,
+        expected: impl Into<String>,
+        observed: impl Into<String>,
+    ) {
+        self.check(check, rule, Level::Info, passed, expected, observed);
+        if let Some(f) = self.list.last_mut() {
+            f.side = true;
+        }
     }
 
     /// Records an equality check.
