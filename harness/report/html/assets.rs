@@ -64,6 +64,8 @@ table.findings th:nth-child(4){width:5.5em}
 table.findings td{overflow-wrap:anywhere}
 table.findings td.val{font-family:var(--mono);font-size:12px}
 tr.missed td{background:#fff5f3}
+tr.side td{background:#f6f8fa}
+.tag{font:11px var(--mono);border:1px solid var(--line);border-radius:3px;padding:0 3px;color:var(--muted)}
 details.held>summary,details.wire>summary{cursor:pointer;color:var(--muted);margin:6px 0}
 pre.tr{background:var(--head);padding:6px 8px;border-radius:4px}
 .pdu{border-top:1px dotted var(--line);padding:4px 0}
@@ -73,11 +75,9 @@ pre.tr{background:var(--head);padding:6px 8px;border-radius:4px}
 .pb{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;margin-top:2px}
 pre.hex{white-space:pre;color:#3d444d;margin:0}
 pre.dec{margin:0;padding-left:10px;border-left:2px solid var(--line)}
-.mwrap{max-height:calc(100vh - 70px);overflow:auto;border:1px solid var(--line)}
-table.matrix{width:100%;border:0}
+table.matrix{width:100%}
 table.matrix thead th{position:sticky;top:0;z-index:3;box-shadow:0 1px 0 var(--line)}
-table.matrix td.id,table.matrix th.id{position:sticky;left:0;z-index:2;background:#fff}
-table.matrix thead th.id{z-index:4;background:var(--head)}
+table.matrix td{vertical-align:middle}
 table.matrix tr.fam th{background:#eef1f4;font-size:13px}
 table.matrix td.cell{padding:0;text-align:center;width:8.5em}
 table.matrix td.cell a{display:block;padding:3px 6px;color:inherit;text-decoration:none;font-weight:600;font-size:12px}
@@ -86,6 +86,8 @@ table.matrix th.run{text-align:center;min-width:8em;max-width:14em;overflow-wrap
 table.matrix tbody tr.flt:hover td{filter:brightness(.96)}
 table.matrix td.ttl{min-width:16em}
 table.runs td{white-space:nowrap}
+table.runs td.health{white-space:normal;min-width:13em}
+.filters.static{position:static}
 section.run{margin-top:34px}
 section.run>h2{font-size:19px;border-bottom:2px solid var(--fg)}
 [hidden]{display:none !important}
@@ -96,8 +98,7 @@ section.run>h2{font-size:19px;border-bottom:2px solid var(--fg)}
  header.top{background:none;padding:0 0 6px}
  main{padding:0}
  .filters,.noprint{display:none !important}
- .mwrap{max-height:none;overflow:visible;border:0}
- table.matrix thead th,table.matrix td.id{position:static;box-shadow:none}
+ table.matrix thead th{position:static;box-shadow:none}
  thead{display:table-header-group}
  tr,.pdu{break-inside:avoid}
  details.case{break-inside:auto}

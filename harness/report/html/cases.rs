@@ -82,7 +82,7 @@ pub(crate) fn host_profile(h: &mut Html, entries: &[(&str, &str)]) {
             .text(rule)
             .raw("</code></td><td>")
             .text(text)
-            .raw("</td></tr>");
+            .raw("</td></tr>\n");
     }
     h.raw("</tbody></table>\n");
 }
@@ -92,7 +92,7 @@ fn fact(h: &mut Html, k: &str, v: &str) {
         .text(k)
         .raw("</th><td>")
         .text(v)
-        .raw("</td></tr>");
+        .raw("</td></tr>\n");
 }
 
 fn chip(h: &mut Html, class: &str, label: &str, n: usize) {
@@ -174,7 +174,7 @@ pub(crate) fn toc(h: &mut Html, r: &RunReport, families: &[&str], prefix: &str) 
                 h.raw("<td class=\"n\"></td>");
             }
         }
-        h.raw("</tr>");
+        h.raw("</tr>\n");
     }
     h.raw("</tbody></table>\n");
 }
@@ -297,7 +297,7 @@ fn findings(h: &mut Html, all: &[Finding]) {
     let missed: Vec<&Finding> = all.iter().filter(|f| !f.passed).collect();
     let held: Vec<&Finding> = all.iter().filter(|f| f.passed).collect();
     if !missed.is_empty() {
-        h.raw("<h4>Missed expectations</h4>");
+        h.raw("<h4>Missed expectations</h4>\n");
         finding_table(h, &missed);
     }
     if !held.is_empty() {
@@ -348,7 +348,7 @@ fn held_by_check(h: &mut Html, held: &[&Finding]) {
             .text(&f.expected)
             .raw("</td><td class=\"val\">")
             .text(&f.observed)
-            .raw("</td></tr>");
+            .raw("</td></tr>\n");
     }
     h.raw("</tbody></table>\n");
 }
@@ -356,23 +356,27 @@ fn held_by_check(h: &mut Html, held: &[&Finding]) {
 fn finding_table(h: &mut Html, list: &[&Finding]) {
     h.raw("<table class=\"findings\"><thead><tr><th>Step</th><th>Check</th><th>Rule</th><th>Level</th><th>Expected</th><th>Observed</th></tr></thead><tbody>");
     for f in list {
-        h.raw(if f.passed {
-            "<tr><td>"
-        } else {
-            "<tr class=\"missed\"><td>"
+        h.raw(match (f.passed, f.side) {
+            (true, _) => "<tr><td>",
+            (false, false) => "<tr class=\"missed\"><td>",
+            (false, true) => "<tr class=\"side\"><td>",
         })
         .num(f.step)
         .raw("</td><td><code>")
         .text(&f.check)
-        .raw("</code></td><td>")
-        .text(f.rule.as_deref().unwrap_or(""))
-        .raw("</td><td>")
-        .text(super::level_str(f.level))
-        .raw("</td><td class=\"val\">")
-        .text(&f.expected)
-        .raw("</td><td class=\"val\">")
-        .text(&f.observed)
-        .raw("</td></tr>");
+        .raw("</code>");
+        if f.side {
+            h.raw(" <span class=\"tag\" title=\"about another subject than this case: shown, not graded\">side</span>");
+        }
+        h.raw("</td><td>")
+            .text(f.rule.as_deref().unwrap_or(""))
+            .raw("</td><td>")
+            .text(super::level_str(f.level))
+            .raw("</td><td class=\"val\">")
+            .text(&f.expected)
+            .raw("</td><td class=\"val\">")
+            .text(&f.observed)
+            .raw("</td></tr>\n");
     }
     h.raw("</tbody></table>\n");
 }

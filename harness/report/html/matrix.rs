@@ -34,6 +34,23 @@ pub(crate) fn run_names(reports: &[RunReport]) -> Vec<String> {
         .collect()
 }
 
+/// The target's health in a few words (the run's section has the whole story).
+fn short_health(r: &RunReport) -> &'static str {
+    let h = &r.health;
+    match (
+        h.alive_before,
+        &h.sanity_failure,
+        &h.died_after_case,
+        h.alive_after,
+    ) {
+        (false, _, _, _) => "no answer to the sanity exchange",
+        (true, _, Some(_), _) => "stopped answering during the run",
+        (true, _, None, false) => "no answer after the suite",
+        (true, Some(_), None, true) => "answers, but the sanity answer failed a check",
+        (true, None, None, true) => "answered throughout",
+    }
+}
+
 /// Rows in family order (first appearance over all runs), cases in order of first appearance.
 fn rows(reports: &[RunReport]) -> (Vec<Row<'_>>, Vec<&str>) {
     let mut families: Vec<&str> = Vec::new();
@@ -118,19 +135,17 @@ pub fn matrix_page(reports: &[RunReport]) -> String {
             h.raw("\">").num(n).raw("</td>");
         }
         let health = cases::health_lines(r);
-        h.raw("<td>")
-            .text(if health.is_empty() {
-                "answered throughout"
-            } else {
-                &health[0]
-            })
-            .raw("</td></tr>");
+        h.raw("<td class=\"health\" title=\"")
+            .text(&health.join(" "))
+            .raw("\">")
+            .text(short_health(r))
+            .raw("</td></tr>\n");
     }
     h.raw("</tbody></table></section>\n");
 
-    filters(&mut h, &families, true);
+    filters(&mut h, &families, true, false);
     let mut differs: HashMap<&str, bool> = HashMap::new();
-    h.raw("<section id=\"matrix\"><h2>Matrix</h2><div class=\"mwrap\"><table class=\"matrix\"><thead><tr><th class=\"id\">Case</th><th>Level</th><th>Title</th>");
+    h.raw("<section id=\"matrix\"><h2>Matrix</h2><table class=\"matrix\"><thead><tr><th class=\"id\">Case</th><th>Level</th><th>Title</th>");
     for (j, n) in names.iter().enumerate() {
         h.raw("<th class=\"run\"><a href=\"#")
             .text(&run_ids[j])
@@ -220,7 +235,7 @@ pub fn matrix_page(reports: &[RunReport]) -> String {
     if current.is_some() {
         h.raw("</tbody>\n");
     }
-    h.raw("</table></div></section>\n");
+    h.raw("</table></section>\n");
 
     for (j, r) in reports.iter().enumerate() {
         let prefix = format!("r{}", j + 1);

@@ -178,9 +178,15 @@ pub(crate) fn page_end(h: &mut Html, script: bool) {
 
 /// The filter bar: verdict check boxes, a family list, a search box (and, on a matrix, "only
 /// rows that differ"). Hidden until the script shows it, so a page without script has no
-/// dead controls.
-pub(crate) fn filters(h: &mut Html, families: &[&str], differ: bool) {
-    h.raw("<nav class=\"filters\" id=\"filters\" hidden><span class=\"lbl\">Show</span>");
+/// dead controls. `sticky`: it stays at the top of the window (not on a matrix, whose own
+/// header row does).
+pub(crate) fn filters(h: &mut Html, families: &[&str], differ: bool, sticky: bool) {
+    h.raw(if sticky {
+        "<nav class=\"filters\" id=\"filters\" hidden>"
+    } else {
+        "<nav class=\"filters static\" id=\"filters\" hidden>"
+    })
+    .raw("<span class=\"lbl\">Show</span>");
     for l in LABELS {
         let class = match l {
             "PASS" => "v-pass",
@@ -235,7 +241,7 @@ pub fn run_page(report: &RunReport) -> String {
     h.raw("<section id=\"summary\"><h2>Summary</h2>");
     cases::summary(&mut h, report);
     h.raw("</section>\n");
-    filters(&mut h, &families, false);
+    filters(&mut h, &families, false, true);
     h.raw("<section id=\"cases\"><h2>Cases</h2>");
     cases::toc(&mut h, report, &families, "r0");
     cases::case_list(&mut h, report, "r0", &ids, None);
