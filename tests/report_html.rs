@@ -181,7 +181,7 @@ fn run_page_snapshot() {
 #[test]
 fn report_renders_a_matrix_of_targets_and_cases() {
     let subset = cases(&["RESP-ECHO-", "RESP-V6-", "VER-V6-1", "RPC-BIND-"]);
-    let mut runs = vec![
+    let mut runs = [
         run_on(None, &subset, "reference"),
         run_on(Some(HostFlaw::WrongCmidEcho), &subset, "wrong-cmid-echo"),
         run_on(Some(HostFlaw::RejectsNdr64), &subset, "rejects-ndr64"),
