@@ -71,21 +71,31 @@ pub fn parse_run_report(path: &Path, text: &str) -> Result<RunReport, LoadError>
         column: e.column(),
         message: e.to_string(),
     };
-    // The schema is checked first, so a report of another kind is named as such rather
-    // than as a missing field.
-    let value: serde_json::Value = serde_json::from_str(text).map_err(json_err)?;
-    let declared = value
-        .get("schema")
-        .or_else(|| value.get("format"))
-        .and_then(|s| s.as_str())
-        .map(str::to_string);
-    if declared.as_deref() != Some(REPORT_SCHEMA) {
-        return Err(LoadError::Schema {
+    // One parse on the usual path; only a text that is not a run report of this schema is
+    // looked at again, to name what it is instead of a missing field.
+    let declared = |text: &str| -> Option<Option<String>> {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let found = v
+            .get("schema")
+            .or_else(|| v.get("format"))
+            .and_then(|s| s.as_str())
+            .map(str::to_string);
+        (found.as_deref() != Some(REPORT_SCHEMA)).then_some(found)
+    };
+    match serde_json::from_str::<RunReport>(text) {
+        Ok(r) if r.schema == REPORT_SCHEMA => Ok(r),
+        Ok(r) => Err(LoadError::Schema {
             path: path.to_path_buf(),
-            found: declared,
-        });
+            found: Some(r.schema),
+        }),
+        Err(e) => match declared(text) {
+            Some(found) => Err(LoadError::Schema {
+                path: path.to_path_buf(),
+                found,
+            }),
+            None => Err(json_err(e)),
+        },
     }
-    serde_json::from_str(text).map_err(json_err)
 }
 
 /// Reads and parses a run report file.
