@@ -97,6 +97,7 @@ fn case(i: usize, verdict_shift: usize) -> CaseReport {
             .collect(),
         duration_ms: 3,
         expected_failure: None,
+        self_check: false,
         wire,
     }
 }

@@ -38,9 +38,15 @@ fn message(app: Uuid, kms: Uuid, cmid: Uuid, time: Timestamp) -> Vec<u8> {
 }
 
 fn request(call_id: u32, msg: &[u8]) -> Vec<u8> {
+    request_with_flags(call_id, msg, PfcFlags::SINGLE)
+}
+
+fn request_with_flags(call_id: u32, msg: &[u8], flags: PfcFlags) -> Vec<u8> {
     let stub = RequestStub::new(msg).encode(NdrSyntax::Ndr32);
+    let mut common = Common::new(call_id);
+    common.pfc_flags = flags;
     Pdu::Request(
-        Common::new(call_id),
+        common,
         Request {
             alloc_hint: stub.len() as u32,
             p_cont_id: 0,
@@ -93,6 +99,14 @@ fn violations(flaw: Option<HostFlaw>) -> Vec<&'static str> {
         open: true,
     };
     let mut v = Vec::new();
+
+    // A request before any bind: fault nca_s_unk_if (or a close), never an answer.
+    let early = message(APP_WINDOWS, WIN10, Uuid::from_u128(1), Timestamp(T0));
+    match s.send(&request(1, &early)) {
+        Some(Pdu::Fault(..)) | None => {}
+        Some(_) => check(&mut v, false, "request-before-bind"),
+    }
+    s.open = true;
 
     let bind = Pdu::Bind(
         Common::new(2),
@@ -157,6 +171,7 @@ fn violations(flaw: Option<HostFlaw>) -> Vec<&'static str> {
 
     let t = Timestamp(T0);
     let a = message(APP_WINDOWS, WIN10, Uuid::from_u128(1), t);
+
     let first = ask(&mut s, 3, &a, &mut v);
     let second = ask(&mut s, 4, &a, &mut v);
     match (&first, &second) {
@@ -189,6 +204,16 @@ fn violations(flaw: Option<HostFlaw>) -> Vec<&'static str> {
     let later = message(APP_WINDOWS, WIN10, Uuid::from_u128(3), t.plus(31 * 86_400));
     let r = ask(&mut s, 8, &later, &mut v);
     check(&mut v, matches!(r, Some(Ok((1, _)))), "expiry");
+    // On a new connection: response headers are built fresh, whatever the request's flags
+    // (here PENDING_CANCEL).
+    s.conn = HostConnection::new(1688);
+    s.open = true;
+    s.send(&bind);
+    let flagged = request_with_flags(9, &later, PfcFlags(0x07));
+    match s.send(&flagged) {
+        Some(Pdu::Response(h, _)) => check(&mut v, h.pfc_flags == PfcFlags::SINGLE, "fresh-header"),
+        _ => check(&mut v, false, "fresh-header"),
+    }
     v.sort_unstable();
     v.dedup();
     v
@@ -202,7 +227,7 @@ fn reference_host_breaks_nothing() {
 #[test]
 fn every_flaw_breaks_its_property() {
     use HostFlaw::*;
-    let expected: [(HostFlaw, &str); 20] = [
+    let expected: [(HostFlaw, &str); 24] = [
         (FixedCount(50), "count"),
         (CountsRepeatedCmids, "repeat-count"),
         (IgnoresHierarchy, "hierarchy"),
@@ -223,6 +248,10 @@ fn every_flaw_breaks_its_property() {
         (IntervalsOutOfRange, "intervals"),
         (NoBtfnAck, "btfn"),
         (IgnoresThreshold, "count"),
+        (FixedCountTwiceN, "count"),
+        (RandomEpidPerRequest, "epid-stable"),
+        (AnswersWithoutBind, "request-before-bind"),
+        (EchoesRequestHeader, "fresh-header"),
     ];
     assert_eq!(expected.len(), HostFlaw::ALL.len());
     for (flaw, property) in expected {

@@ -173,3 +173,47 @@ fn cli_fuzz_rejects_a_remote_target_with_exit_2() {
         .assert()
         .code(2);
 }
+
+/// Whether a finding blames the host-key hierarchy.
+fn hierarchy_findings(r: &kmsspec::livefuzz::FuzzReport) -> usize {
+    r.findings
+        .iter()
+        .filter(|f| {
+            matches!(&f.finding.class, FindingClass::RuleViolation { rule } if rule.starts_with("HIER") || rule.starts_with("HR-0xC004F042"))
+        })
+        .count()
+}
+
+#[test]
+fn a_host_answering_every_product_breaks_no_hierarchy_rule_unless_keys_are_declared() {
+    // IgnoresHierarchy answers every catalog product: legitimate for a host whose keys
+    // nobody declared (it may hold any key), a violation once the keys are declared.
+    let host = EmbeddedHost::start(EmbeddedConfig::with_flaw(HostFlaw::IgnoresHierarchy)).unwrap();
+    let opts = FuzzOptions {
+        seed: 5,
+        cases: 600,
+        ..FuzzOptions::default()
+    };
+    let undeclared = fuzz(&quick(&host.addr().to_string()), &opts);
+    assert_eq!(
+        hierarchy_findings(&undeclared),
+        0,
+        "{}",
+        undeclared.render()
+    );
+
+    let t = Timeouts {
+        connect: Duration::from_millis(500),
+        read: Duration::from_millis(200),
+        write: Duration::from_millis(500),
+        connect_attempts: 2,
+        ..Timeouts::default()
+    };
+    let facts = TargetFacts {
+        host_keys: vec!["Windows Server 2019".into()],
+        ..TargetFacts::default()
+    };
+    let declared = LiveTarget::new(&host.addr().to_string(), t, facts, false).unwrap();
+    let r = fuzz(&declared, &opts);
+    assert!(hierarchy_findings(&r) > 0, "{}", r.render());
+}

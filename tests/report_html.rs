@@ -184,7 +184,7 @@ fn report_renders_a_matrix_of_targets_and_cases() {
     let mut runs = [
         run_on(None, &subset, "reference"),
         run_on(Some(HostFlaw::WrongCmidEcho), &subset, "wrong-cmid-echo"),
-        run_on(Some(HostFlaw::RejectsNdr64), &subset, "rejects-ndr64"),
+        run_on(Some(HostFlaw::HmacWrongSlot), &subset, "hmac-wrong-slot"),
     ];
     // A case the third run does not have shows as a missing cell.
     let dropped = runs[2].cases.remove(0).id;
@@ -208,7 +208,7 @@ fn report_renders_a_matrix_of_targets_and_cases() {
     let page = std::fs::read_to_string(&html).unwrap();
     let doc = parse_page(&page);
     let heads: Vec<String> = doc.select(&sel("table.matrix th.run")).map(text).collect();
-    assert_eq!(heads, ["reference", "wrong-cmid-echo", "rejects-ndr64"]);
+    assert_eq!(heads, ["reference", "wrong-cmid-echo", "hmac-wrong-slot"]);
     let rows: Vec<ElementRef<'_>> = doc.select(&sel("table.matrix tr.flt")).collect();
     assert_eq!(rows.len(), subset.len());
     let mut details: HashMap<String, ElementRef<'_>> = HashMap::new();
@@ -245,10 +245,11 @@ fn report_renders_a_matrix_of_targets_and_cases() {
         );
         differ += usize::from(d);
     }
-    // The mutants are caught: their columns differ from the reference's somewhere.
-    assert!(differ >= 3, "{differ}");
+    // The mutants are caught: RESP-ECHO-CMID-1 and the three RESP-V6-HMAC cases differ (and
+    // the case missing from the third run).
+    assert!(differ >= 5, "{differ}");
     let fails = doc.select(&sel("table.matrix td.cell.v-fail")).count();
-    assert!(fails >= 2, "{fails}");
+    assert!(fails >= 4, "{fails}");
     let names: Vec<String> = doc
         .select(&sel("table.runs td:nth-child(2)"))
         .map(text)
@@ -280,6 +281,7 @@ fn hostile_report() -> RunReport {
         transcript: vec![format!("<- response epid={evil}")],
         duration_ms: 1,
         expected_failure: None,
+        self_check: false,
         wire: vec![WireEntry {
             conn: 1,
             dir: WireDir::Received,

@@ -197,6 +197,10 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Also run the model self-checks (activation-service cases, in-process, never touching
+    /// the target) against a live target; they always run against the embedded host.
+    #[arg(long)]
+    pub self_checks: bool,
 }
 
 /// `kmsspec list`.
@@ -343,6 +347,7 @@ impl From<RunArgs> for crate::suite::command::RunCommand {
             baseline: a.baseline,
             update_baseline: a.update_baseline,
             quiet: a.quiet,
+            self_checks: a.self_checks,
         }
     }
 }

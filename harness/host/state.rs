@@ -269,18 +269,23 @@ impl HostState {
     }
 }
 
-/// The ePID with a random serial (4th group) and a random day of its year (flaw
+/// The ePID with a random serial (4th group) and a random later day of its year (flaw
 /// RandomEpidPerRequest): still well formed, never the same twice in practice.
 fn random_epid(epid: &str, random: u64) -> String {
     let serial = (random % 1_000_000) as u32;
-    let day = ((random >> 32) % 365) as u32 + 1;
     epid.split('-')
         .enumerate()
-        .map(|(i, part)| match i {
-            3 => format!("{serial:06}"),
-            7 if part.len() == 7 => format!("{day:03}{}", &part[3..]),
-            _ => part.to_owned(),
-        })
+        .map(
+            |(i, part)| match (i, part.get(..3).and_then(|d| d.parse::<u64>().ok())) {
+                (3, _) => format!("{serial:06}"),
+                // A day between the original one (after the build's release) and the year's end.
+                (7, Some(first)) if part.len() == 7 && (1..=365).contains(&first) => {
+                    let day = first + (random >> 32) % (366 - first);
+                    format!("{day:03}{}", &part[3..])
+                }
+                _ => part.to_owned(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("-")
 }

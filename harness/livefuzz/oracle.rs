@@ -129,10 +129,21 @@ impl Default for Oracle {
 impl Oracle {
     /// An oracle whose shadow model observes a host with the default configuration.
     pub fn new() -> Self {
-        let shadow = KmsHost::observing(HostConfig::default())
-            .or_else(|_| KmsHost::observing(HostConfig::default()));
+        Self::with_config(HostConfig::default())
+    }
+
+    /// An oracle for a target with these facts: the embedded host's keys, the keys declared
+    /// with `--host-key`, or — nothing declared — unknown keys, so that answering any catalog
+    /// product or refusing it with 0xC004F042 are both allowed.
+    pub fn for_facts(facts: &crate::target::TargetFacts) -> Self {
+        Self::with_config(facts.model_config(&HostConfig::default()))
+    }
+
+    fn with_config(config: HostConfig) -> Self {
+        let shadow =
+            KmsHost::observing(config).or_else(|_| KmsHost::observing(HostConfig::default()));
         Oracle {
-            // The default configuration names catalog keys only.
+            // The configurations used name catalog keys only.
             shadow: shadow.unwrap_or_else(|e| panic!("default host config: {e}")),
         }
     }

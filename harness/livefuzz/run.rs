@@ -216,7 +216,7 @@ fn confirm_alive(
 /// Fuzzes `target`.
 pub fn fuzz(target: &dyn Target, opts: &FuzzOptions) -> FuzzReport {
     let mutator = Mutator::new(opts.seed);
-    let mut oracle = Oracle::new();
+    let mut oracle = Oracle::for_facts(&target.facts());
     let mut rng = SplitMix64::new(opts.seed ^ 0x5a17_5a17);
     let mut report = FuzzReport {
         format: REPORT_FORMAT,
@@ -336,7 +336,7 @@ pub struct ReplayOutcome {
 
 /// Re-sends a saved case to `target` and judges it (with a fresh oracle).
 pub fn replay(target: &dyn Target, case: &FuzzCase) -> ReplayOutcome {
-    let mut oracle = Oracle::new();
+    let mut oracle = Oracle::for_facts(&target.facts());
     let mut rng = SplitMix64::new(case.seed ^ case.index);
     let result = execute(target, case, &mut oracle);
     let mut findings = result.findings;

@@ -293,6 +293,23 @@ impl Catalog {
                 .any(|k| k.serves(kms_id) && k.epid_in_range(epid.group_id, u64::from(epid.key_id)))
     }
 
+    /// The host key (of `profile`) whose ePID key range holds this ePID and which serves some
+    /// product of application `app_id`: which host-key family an answer came from, judged
+    /// from what the host shows rather than from an assumed configuration.
+    pub fn host_key_of_epid(
+        &self,
+        profile: Profile,
+        app_id: &Uuid,
+        epid: &Epid,
+    ) -> Option<&HostKey> {
+        self.host_keys(profile).iter().find(|k| {
+            k.epid_in_range(epid.group_id, u64::from(epid.key_id))
+                && k.activates
+                    .iter()
+                    .any(|id| self.kms(id).is_some_and(|p| p.app_id == *app_id))
+        })
+    }
+
     /// The wire layer's ePID key-range hook bound to this catalog, for answers to `kms_id`.
     pub fn epid_ranges_for(&self, profile: Profile, kms_id: Uuid) -> EpidRanges<'_> {
         EpidRanges {

@@ -156,6 +156,43 @@ impl Decision {
         }
     }
 
+    /// Whether the model allows the kind of outcome a host chose (answer, or refusal with its
+    /// HRESULT), leaving the count aside: that is [`Decision::judge_count`]'s subject. `Ok`
+    /// names the rule allowing it when it is an alternative, `Err` says why not.
+    pub fn permits_outcome(&self, observed: Observed) -> Result<Option<RuleId>, String> {
+        match (&self.outcome, observed) {
+            (Outcome::Answer(_), Observed::Answer { .. }) => Ok(None),
+            _ => self.permits(observed),
+        }
+    }
+
+    /// The rule the expected outcome stands on: the last rule before a refusal, or the product
+    /// gate (HIER-HOST-KEY) or first rule for an answer.
+    pub fn outcome_rule(&self) -> Option<RuleId> {
+        match &self.outcome {
+            Outcome::Refuse { .. } => self.rules.last().copied(),
+            Outcome::Answer(_) => self
+                .rules
+                .iter()
+                .copied()
+                .find(|r| *r == super::rules::HIER_HOST_KEY)
+                .or_else(|| self.rules.first().copied()),
+        }
+    }
+
+    /// How a reported count compares with what the model knows, with the rule a miss breaks:
+    /// CNT-DISTINCT-CMID below the certain minimum, CACHE-2X-NEVER-SHRINK above the maximum.
+    /// `None` when the expected outcome is not an answer.
+    pub fn judge_count(&self, count: u32) -> Option<(Verdict, RuleId)> {
+        let a = self.answer()?;
+        let v = a.count_bounds.judge(count);
+        let rule = match v {
+            Verdict::AboveMaximum { .. } => super::rules::CACHE_2X_NEVER_SHRINK,
+            _ => super::rules::CNT_DISTINCT_CMID,
+        };
+        Some((v, rule))
+    }
+
     /// Whether the model allows what a host did; `Ok` names the rule allowing it when it is an
     /// alternative, `Err` says why not.
     pub fn permits(&self, observed: Observed) -> Result<Option<RuleId>, String> {

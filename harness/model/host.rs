@@ -105,6 +105,11 @@ pub struct HostConfig {
     pub strict_time: bool,
     /// Observing mode only: an asserted upper bound on the cache size, if any.
     pub max_cache: Option<u32>,
+    /// Whether `keys` is what the host really holds. `false` for a host nobody declared keys
+    /// for (a live target without `--host-key`, a captured host): then any catalog product
+    /// may be answered or refused with 0xC004F042 (rule HIER-HOST-KEY), and `keys` only say
+    /// how an answer would be counted.
+    pub keys_declared: bool,
 }
 
 impl Default for HostConfig {
@@ -141,6 +146,7 @@ impl Default for HostConfig {
             time_tolerance_secs: 4 * HOUR,
             strict_time: false,
             max_cache: None,
+            keys_declared: true,
         }
     }
 }
@@ -171,6 +177,54 @@ impl HostConfig {
         Ok(cfg)
     }
 }
+
+impl HostConfig {
+    /// This configuration for a host whose keys nobody declared: the newest Windows host key
+    /// and every Office host key (so the model never refuses a product some key could serve),
+    /// with [`HostConfig::keys_declared`] false (so refusing any catalog product with
+    /// 0xC004F042 is allowed too). The ePIDs are the template's and mean nothing.
+    pub fn with_unknown_keys(mut self) -> HostConfig {
+        if let Some(t) = self.keys.first().cloned() {
+            self.keys = UNKNOWN_HOST_KEYS
+                .into_iter()
+                .map(|name| InstalledKey {
+                    host_key: name.to_string(),
+                    ..t.clone()
+                })
+                .collect();
+        }
+        self.keys_declared = false;
+        self
+    }
+
+    /// This configuration for a host declared to hold exactly `names` (`--host-key`), whose
+    /// ePIDs and HwIds are not known in advance.
+    pub fn with_declared_keys(mut self, names: &[String]) -> HostConfig {
+        if let Some(t) = self.keys.first().cloned() {
+            self.keys = names
+                .iter()
+                .map(|name| InstalledKey {
+                    host_key: name.clone(),
+                    ..t.clone()
+                })
+                .collect();
+        }
+        self.keys_declared = true;
+        self
+    }
+}
+
+/// The host keys assumed for a host of unknown keys: together they serve every catalog
+/// product any key serves.
+const UNKNOWN_HOST_KEYS: [&str; 7] = [
+    "Windows Server 2025",
+    "Office LTSC 2024",
+    "Office LTSC 2021",
+    "Office 2019",
+    "Office 2016",
+    "Office 2013",
+    "Office 2010",
+];
 
 /// Why a configuration is unusable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -355,9 +409,22 @@ impl KmsHost {
                     return refuse(HR_KMS_ID_MISMATCH, rules, alternatives);
                 }
                 match self.keys.iter().position(|(hk, _)| hk.serves(&k.id)) {
-                    Some(i) => (k.app_id, i),
+                    Some(i) => {
+                        if !self.config.keys_declared {
+                            alternatives.push(Alternative::Refuse {
+                                hresult: HR_KMS_ID_MISMATCH,
+                                rule: rules::HIER_HOST_KEY,
+                            });
+                        }
+                        (k.app_id, i)
+                    }
                     None => {
                         rules.push(rules::HR_0XC004F042);
+                        if !self.config.keys_declared {
+                            alternatives.push(Alternative::Answer {
+                                rule: rules::HIER_HOST_KEY,
+                            });
+                        }
                         return refuse(HR_KMS_ID_MISMATCH, rules, alternatives);
                     }
                 }

@@ -61,7 +61,16 @@ pub fn to_junit_xml(report: &RunReport) -> String {
             .or_insert_with(|| TestSuite::new(case.family.as_str()))
             .add_test_case(tc);
     }
-    junit.add_test_suites(families.into_values());
+    let mut suites: Vec<TestSuite> = families.into_values().collect();
+    if let Some(first) = suites.first_mut() {
+        for (i, p) in report.host_profile.iter().enumerate() {
+            first.add_property((format!("host_profile.{i}.{}", p.check), p.summary.clone()));
+        }
+        if let Some(why) = &report.run_failure {
+            first.add_property(("run_failure", why.as_str()));
+        }
+    }
+    junit.add_test_suites(suites);
     junit
         .to_string()
         .unwrap_or_else(|e| format!("<!-- junit serialisation failed: {e} -->"))

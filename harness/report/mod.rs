@@ -8,11 +8,13 @@ pub mod html;
 pub mod junit;
 pub mod load;
 pub mod model;
+pub mod profile;
 pub mod terminal;
 pub mod verdict;
 
 pub use model::{
-    CaseReport, Finding, RunReport, Summary, TargetHealth, WireDir, WireEntry, REPORT_SCHEMA,
+    CaseReport, Finding, ProfileEntry, RunReport, Summary, TargetHealth, WireDir, WireEntry,
+    REPORT_SCHEMA,
 };
 pub use verdict::{Level, Verdict};
 

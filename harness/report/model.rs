@@ -65,6 +65,10 @@ pub struct CaseReport {
     /// connection events between them, for the HTML report. Absent from older reports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub wire: Vec<WireEntry>,
+    /// A model self-check (activation-service cases): it runs in-process and never touches
+    /// the target, so its verdict is counted apart from the host's ([`RunReport::self_checks`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub self_check: bool,
 }
 
 /// Which way a [`WireEntry`] went.
@@ -158,12 +162,10 @@ pub struct Summary {
 
 impl Summary {
     /// Tallies the cases.
-    pub fn of(cases: &[CaseReport]) -> Self {
-        let mut s = Summary {
-            total: cases.len(),
-            ..Summary::default()
-        };
+    pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseReport>) -> Self {
+        let mut s = Summary::default();
         for c in cases {
+            s.total += 1;
             match c.verdict {
                 Verdict::Pass => s.pass += 1,
                 Verdict::NonStrict => s.non_strict += 1,
@@ -198,6 +200,25 @@ pub struct TargetHealth {
     pub died_after_case: Option<String>,
 }
 
+/// One cross-cutting observation about the host, gathered once per run from the side
+/// findings of every case (the "host profile"): for example a count that never exceeds 10
+/// although 50 distinct CMIDs were sent, or a new ePID on every answer. It decides nothing
+/// by itself; the cases listed in `owners` are about it and carry its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEntry {
+    /// The check (e.g. `kms.cmid_echo`, `epid.stable`, `model.count`).
+    pub check: String,
+    /// The rule it belongs to, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// What was seen, in one sentence.
+    pub summary: String,
+    /// Cases where it was seen as a side finding.
+    pub seen_in: Vec<String>,
+    /// Cases whose subject it is, with their verdicts (e.g. `RESP-ECHO-CMID-1 FAIL`).
+    pub owners: Vec<String>,
+}
+
 /// A whole run: the JSON report's root.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -217,8 +238,18 @@ pub struct RunReport {
     pub duration_ms: u64,
     /// Target liveness around the suite.
     pub health: TargetHealth,
-    /// Per-verdict counts.
+    /// Per-verdict counts of the cases that judge the host (model self-checks excluded).
     pub summary: Summary,
+    /// Per-verdict counts of the model self-checks (cases that never touch the target).
+    #[serde(default)]
+    pub self_checks: Summary,
+    /// Why the run as a whole failed, whatever the cases say: the target could not be
+    /// reached, never answered the sanity exchange, or stopped answering. Exit status 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_failure: Option<String>,
+    /// Cross-cutting findings about the host, gathered from the side findings of all cases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_profile: Vec<ProfileEntry>,
     /// Every case, in run order.
     pub cases: Vec<CaseReport>,
 }
@@ -240,7 +271,10 @@ impl RunReport {
             started,
             duration_ms,
             health,
-            summary: Summary::of(&cases),
+            summary: Summary::of(cases.iter().filter(|c| !c.self_check)),
+            self_checks: Summary::of(cases.iter().filter(|c| c.self_check)),
+            run_failure: None,
+            host_profile: Vec::new(),
             cases,
         }
     }
@@ -255,9 +289,11 @@ impl RunReport {
         }
     }
 
-    /// Process exit status: 0 when no MUST case fails (or only expected ones), 1 otherwise.
+    /// Process exit status: 0 when no MUST case fails (or only expected ones) and the target
+    /// answered; 1 when a case fails, a model self-check fails, or the run failed as a whole
+    /// ([`RunReport::run_failure`]: nothing answered, or the host died).
     pub fn exit_code(&self) -> i32 {
-        if self.cases.iter().any(CaseReport::is_blocking_failure) {
+        if self.run_failure.is_some() || self.cases.iter().any(CaseReport::is_blocking_failure) {
             1
         } else {
             0
@@ -297,7 +333,30 @@ pub(crate) mod tests {
             duration_ms: 1,
             expected_failure: expected_failure.map(str::to_string),
             wire: vec![],
+            self_check: false,
         }
+    }
+
+    #[test]
+    fn side_findings_never_decide_and_self_checks_count_apart() {
+        let mut side = finding(false, Level::Must);
+        side.side = true;
+        assert_eq!(CaseReport::grade(Level::Must, &[side]), Verdict::Pass);
+        let mut svc = case("S", Verdict::Pass, None);
+        svc.self_check = true;
+        let r = RunReport::new(
+            "t".into(),
+            "now".into(),
+            0,
+            TargetHealth::default(),
+            vec![svc, case("A", Verdict::Pass, None)],
+        );
+        assert_eq!((r.summary.total, r.summary.pass), (1, 1));
+        assert_eq!((r.self_checks.total, r.self_checks.pass), (1, 1));
+        assert_eq!(r.exit_code(), 0);
+        let mut dead = r.clone();
+        dead.run_failure = Some("nothing answered".into());
+        assert_eq!(dead.exit_code(), 1);
     }
 
     #[test]

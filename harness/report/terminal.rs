@@ -14,12 +14,38 @@ pub fn render(report: &RunReport) -> String {
         report.tool_version, report.target
     );
     let mut family = "";
-    for case in &report.cases {
+    for case in report.cases.iter().filter(|c| !c.self_check) {
         if case.family != family {
             family = &case.family;
             let _ = writeln!(out, "\n[{family}]");
         }
         render_case(&mut out, case);
+    }
+    if report.self_checks.total > 0 {
+        let _ = writeln!(
+            out,
+            "\n[model self-checks: activation service, run in-process; the target is not involved]"
+        );
+        for case in report.cases.iter().filter(|c| c.self_check) {
+            render_case(&mut out, case);
+        }
+    }
+    if !report.host_profile.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nHost profile (seen across cases; decides only the cases that own it)"
+        );
+        for p in &report.host_profile {
+            let rule = p
+                .rule
+                .as_deref()
+                .map(|r| format!(" {r}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {}{rule}: {}", p.check, p.summary);
+            if !p.owners.is_empty() {
+                let _ = writeln!(out, "      judged by: {}", p.owners.join(", "));
+            }
+        }
     }
     let s = &report.summary;
     let _ = writeln!(
@@ -27,6 +53,17 @@ pub fn render(report: &RunReport) -> String {
         "\n{} cases: {} pass, {} non-strict, {} fail ({} expected), {} info, {} skip  ({} ms)",
         s.total, s.pass, s.non_strict, s.fail, s.expected_fail, s.info, s.skip, report.duration_ms
     );
+    let m = &report.self_checks;
+    if m.total > 0 {
+        let _ = writeln!(
+            out,
+            "{} model self-checks (not the target's verdicts): {} pass, {} fail",
+            m.total, m.pass, m.fail
+        );
+    }
+    if let Some(why) = &report.run_failure {
+        let _ = writeln!(out, "RUN FAILED: {why}");
+    }
     if s.unexpected_pass > 0 {
         let ids: Vec<&str> = report
             .cases

@@ -51,9 +51,15 @@ pub struct CaseDef {
     pub source: String,
     /// MUST / SHOULD / INFO.
     pub level: Level,
-    /// Model rule ids the case exercises (checked against the model's rule registry).
+    /// Model rule ids the case exercises (checked against the model's rule registry). A
+    /// check citing one of them belongs to the case's subject and decides its verdict.
     #[serde(default)]
     pub rules: Vec<Spanned<String>>,
+    /// Check-name globs (e.g. `kms.cmid_echo`, `rpc.*`) that belong to the case's subject
+    /// besides the checks every case owns ([`crate::suite::subject::CORE`]). Other checks
+    /// are side findings: shown, gathered in the host profile, never deciding the verdict.
+    #[serde(default)]
+    pub subject: Vec<Spanned<String>>,
     /// Preconditions on the target.
     #[serde(default)]
     pub requires: Requirements,

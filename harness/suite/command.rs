@@ -41,6 +41,9 @@ pub struct RunCommand {
     pub update_baseline: bool,
     /// No progress bar.
     pub quiet: bool,
+    /// Also run the model self-checks (activation-service cases, in-process) against a live
+    /// target; they always run against the embedded host.
+    pub self_checks: bool,
 }
 
 /// Runs `kmsspec run` and returns the process exit status.
@@ -73,6 +76,7 @@ fn run_inner(args: &RunCommand) -> Result<i32, String> {
         host_config: host_config.clone(),
         seed: 1,
         progress: !args.quiet,
+        no_self_checks: args.target.target.is_some() && !args.self_checks,
     };
     let t = &args.target;
     let target: Box<dyn Target> = match t.live_target()? {
@@ -94,6 +98,9 @@ fn run_inner(args: &RunCommand) -> Result<i32, String> {
     crate::report::emit(&report, args.json.as_deref(), args.junit.as_deref())?;
     if let Some(p) = &args.html {
         crate::report::write_html(p, &crate::report::html::run_page(&report))?;
+    }
+    if let Some(why) = &report.run_failure {
+        eprintln!("kmsspec: run failed: {why}");
     }
     let mut code = report.exit_code();
     if let Some(p) = &args.baseline {

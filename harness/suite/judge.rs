@@ -105,6 +105,14 @@ pub fn rpc_response_checks(f: &mut Findings, sent: SentCall, pdu: &[u8]) {
         true,
         h.pfc_flags.contains(PfcFlags::SINGLE),
     );
+    f.check(
+        "rpc.response_flags",
+        Some("RPC-§8"),
+        Level::Should,
+        h.pfc_flags == PfcFlags::SINGLE,
+        format!("{:?}", PfcFlags::SINGLE),
+        format!("{:?}", h.pfc_flags),
+    );
     f.eq(
         "rpc.no_conc_mpx",
         Level::Should,

@@ -167,6 +167,19 @@ fn check_case(file: &Path, case: &CaseDef, names: &dyn NameCheck) -> Result<(), 
             ));
         }
     }
+    for g in &case.subject {
+        if !crate::suite::subject::is_check_glob(&g.value) {
+            return Err(spanned_err(
+                file,
+                g,
+                format!(
+                    "subject {:?} names no check (a glob starting with one of {})",
+                    g.value,
+                    crate::suite::subject::CHECK_FAMILIES.join(" ")
+                ),
+            ));
+        }
+    }
     if let Some(hk) = &case.requires.host_key {
         if !names.is_host_key(hk) {
             return Err(spanned_err(file, id, format!("unknown host key {hk:?}")));

@@ -10,4 +10,5 @@ pub mod names;
 pub mod record;
 pub mod replay;
 pub mod runner;
+pub mod subject;
 pub mod transcript;

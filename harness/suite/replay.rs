@@ -213,6 +213,7 @@ fn problem_case(stem: &str, what: &str, verdict: Verdict, reason: String) -> Cas
         duration_ms: 0,
         expected_failure: None,
         wire: Vec::new(),
+        self_check: false,
     }
 }
 
@@ -298,6 +299,7 @@ impl CaptureState<'_> {
             duration_ms: 0,
             expected_failure: None,
             wire: Vec::new(),
+            self_check: false,
         });
     }
 

@@ -5,6 +5,7 @@ pub mod embedded;
 pub mod options;
 pub mod tcp;
 
+use crate::model::HostConfig;
 use crate::wire::FileTime;
 use std::fmt;
 use std::time::Duration;
@@ -26,6 +27,28 @@ pub struct TargetFacts {
     pub host_keys: Vec<String>,
     /// Declared profile (e.g. `strict`).
     pub profile: Option<String>,
+}
+
+impl TargetFacts {
+    /// The configuration a model judges this target with, from the run's `run` configuration:
+    /// `run` itself when the target holds exactly its keys (the embedded host), the declared
+    /// keys (`--host-key`, ePIDs unknown) otherwise, and unknown keys when nothing was
+    /// declared — then any catalog product may be answered or refused with 0xC004F042.
+    pub fn model_config(&self, run: &HostConfig) -> HostConfig {
+        let same = self.host_keys.len() == run.keys.len()
+            && self
+                .host_keys
+                .iter()
+                .zip(&run.keys)
+                .all(|(a, b)| a.eq_ignore_ascii_case(&b.host_key));
+        if self.host_keys.is_empty() {
+            run.clone().with_unknown_keys()
+        } else if same {
+            run.clone()
+        } else {
+            run.clone().with_declared_keys(&self.host_keys)
+        }
+    }
 }
 
 /// Why talking to a target failed.

@@ -34,6 +34,7 @@ pre{margin:2px 0;white-space:pre-wrap;overflow-wrap:anywhere}
 .v-skip{background:#eaeef2;color:#4b535d}
 .v-none{color:#8c959f}
 .warn{background:#fff8c5;border:1px solid #e6d48a;padding:6px 10px;border-radius:4px}
+.warn.fail{background:#ffebe9;border-color:#ff8182}
 .toc td.n{min-width:4.5em}
 .filters{position:sticky;top:0;z-index:5;background:#fff;display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;padding:8px 0;border-bottom:1px solid var(--line)}
 .filters[hidden]{display:none}

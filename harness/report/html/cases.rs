@@ -6,10 +6,11 @@ use crate::report::model::{CaseReport, Finding, RunReport, WireDir, WireEntry};
 use crate::report::verdict::Verdict;
 use std::collections::HashMap;
 
-/// The families of a run in order of first appearance.
+/// The families of a run's host cases in order of first appearance (model self-checks are
+/// shown apart).
 pub(crate) fn families(report: &RunReport) -> Vec<&str> {
     let mut out: Vec<&str> = Vec::new();
-    for c in &report.cases {
+    for c in report.cases.iter().filter(|c| !c.self_check) {
         if !out.contains(&c.family.as_str()) {
             out.push(&c.family);
         }
@@ -26,8 +27,9 @@ pub(crate) fn case_anchors(report: &RunReport, prefix: &str, anchors: &mut Ancho
         .collect()
 }
 
-/// The run's facts, verdict counts, health and host profile.
-pub(crate) fn summary(h: &mut Html, r: &RunReport) {
+/// The run's facts, verdict counts, health and host profile; `ids` are the case anchors (in
+/// case order) the host profile links to.
+pub(crate) fn summary(h: &mut Html, r: &RunReport, ids: &[String]) {
     let s = &r.summary;
     h.raw("<table class=\"facts\"><tbody>");
     fact(h, "Name", r.display_name());
@@ -53,6 +55,21 @@ pub(crate) fn summary(h: &mut Html, r: &RunReport) {
     chip(h, "v-info", "INFO", s.info);
     chip(h, "v-skip", "SKIP", s.skip);
     h.raw("</p>\n");
+    let m = &r.self_checks;
+    if m.total > 0 {
+        h.raw("<p class=\"meta\">")
+            .num(m.total)
+            .raw(" model self-checks (activation service, run in-process; not the target's verdicts): ")
+            .num(m.pass)
+            .raw(" pass, ")
+            .num(m.fail)
+            .raw(" fail.</p>\n");
+    }
+    if let Some(why) = &r.run_failure {
+        h.raw("<p class=\"warn fail\"><b>Run failed:</b> ")
+            .text(why)
+            .raw("</p>\n");
+    }
     for line in health_lines(r) {
         h.raw("<p class=\"warn\">").text(&line).raw("</p>\n");
     }
@@ -67,22 +84,59 @@ pub(crate) fn summary(h: &mut Html, r: &RunReport) {
             .text(&ids.join(", "))
             .raw("</p>\n");
     }
-    host_profile(h, &[]);
+    host_profile(h, r, ids);
 }
 
-/// The host profile: findings that cut across cases (rule id, text). Shown when the report
-/// has one.
-pub(crate) fn host_profile(h: &mut Html, entries: &[(&str, &str)]) {
-    if entries.is_empty() {
+/// The host profile: what was seen across cases as side findings, once per run, with the
+/// cases it was seen in and the cases that judge it (each linking to the case).
+fn host_profile(h: &mut Html, r: &RunReport, ids: &[String]) {
+    if r.host_profile.is_empty() {
         return;
     }
-    h.raw("<h3>Host profile</h3><table class=\"profile\"><thead><tr><th>Rule</th><th>Finding</th></tr></thead><tbody>");
-    for (rule, text) in entries {
+    let anchor: HashMap<&str, &str> = r
+        .cases
+        .iter()
+        .zip(ids)
+        .map(|(c, id)| (c.id.as_str(), id.as_str()))
+        .collect();
+    let link = |h: &mut Html, text: &str, case: &str| match anchor.get(case) {
+        Some(id) => {
+            h.raw("<a href=\"#")
+                .text(id)
+                .raw("\">")
+                .text(text)
+                .raw("</a>");
+        }
+        None => {
+            h.text(text);
+        }
+    };
+    h.raw("<h3>Host profile</h3><p class=\"meta\">Seen across cases as side findings; it decides only the cases that own it.</p>")
+        .raw("<table class=\"findings profile\"><thead><tr><th>Check</th><th>Rule</th><th>What was seen</th><th>Seen in</th><th>Judged by</th></tr></thead><tbody>\n");
+    for p in &r.host_profile {
         h.raw("<tr><td><code>")
-            .text(rule)
+            .text(&p.check)
             .raw("</code></td><td>")
-            .text(text)
-            .raw("</td></tr>\n");
+            .text(p.rule.as_deref().unwrap_or(""))
+            .raw("</td><td>")
+            .text(&p.summary)
+            .raw("</td><td>");
+        for (i, case) in p.seen_in.iter().enumerate() {
+            if i > 0 {
+                h.raw(", ");
+            }
+            link(h, case, case);
+        }
+        h.raw("</td><td>");
+        for (i, owner) in p.owners.iter().enumerate() {
+            if i > 0 {
+                h.raw(", ");
+            }
+            // "CASE-ID VERDICT"
+            let case = owner.rsplit_once(' ').map_or(owner.as_str(), |(id, _)| id);
+            link(h, owner, case);
+        }
+        h.raw("</td></tr>\n");
     }
     h.raw("</tbody></table>\n");
 }
@@ -133,10 +187,20 @@ pub(crate) fn toc(h: &mut Html, r: &RunReport, families: &[&str], prefix: &str) 
         h.raw("<th>").raw(l).raw("</th>");
     }
     h.raw("</tr></thead><tbody>");
-    for fam in families {
+    let mut groups: Vec<(&str, bool)> = families.iter().map(|f| (*f, false)).collect();
+    if r.cases.iter().any(|c| c.self_check) {
+        groups.push((SELF_CHECKS, true));
+    }
+    for (fam, self_checks) in groups {
         let mut counts = [0usize; 6];
         let mut n = 0;
-        for c in r.cases.iter().filter(|c| c.family == *fam) {
+        for c in r.cases.iter().filter(|c| {
+            if self_checks {
+                c.self_check
+            } else {
+                c.family == fam && !c.self_check
+            }
+        }) {
             n += 1;
             let i = match verdict_label(c.verdict, c.expected_failure.is_some()) {
                 "PASS" => 0,
@@ -203,13 +267,31 @@ pub(crate) fn case_list(
             .raw("\"><h3>")
             .text(fam)
             .raw("</h3>\n");
-        for (c, id) in r.cases.iter().zip(ids).filter(|(c, _)| c.family == fam) {
+        for (c, id) in r
+            .cases
+            .iter()
+            .zip(ids)
+            .filter(|(c, _)| c.family == fam && !c.self_check)
+        {
+            let differ = differs.and_then(|d| d.get(c.id.as_str())).copied();
+            case(h, c, id, differ);
+        }
+        h.raw("</section>\n");
+    }
+    if r.cases.iter().any(|c| c.self_check) {
+        h.raw("<section class=\"family\" data-famgroup id=\"")
+            .text(&family_anchor(prefix, SELF_CHECKS))
+            .raw("\"><h3>Model self-checks</h3><p class=\"meta\">Activation-service cases, run in-process: the target is not involved and they are not its verdicts.</p>\n");
+        for (c, id) in r.cases.iter().zip(ids).filter(|(c, _)| c.self_check) {
             let differ = differs.and_then(|d| d.get(c.id.as_str())).copied();
             case(h, c, id, differ);
         }
         h.raw("</section>\n");
     }
 }
+
+/// The name the overview gives the model self-checks' group.
+const SELF_CHECKS: &str = "self-checks";
 
 fn case(h: &mut Html, c: &CaseReport, id: &str, differ: Option<bool>) {
     let xf = c.expected_failure.is_some();

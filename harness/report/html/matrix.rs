@@ -37,6 +37,9 @@ pub(crate) fn run_names(reports: &[RunReport]) -> Vec<String> {
 /// The target's health in a few words (the run's section has the whole story).
 fn short_health(r: &RunReport) -> &'static str {
     let h = &r.health;
+    if r.run_failure.is_some() {
+        return "RUN FAILED";
+    }
     match (
         h.alive_before,
         &h.sanity_failure,
@@ -206,8 +209,11 @@ pub fn matrix_page(reports: &[RunReport]) -> String {
             .raw("</code></td><td class=\"lvl\">")
             .text(super::level_str(row.first.level))
             .raw("</td><td class=\"ttl\">")
-            .text(&row.first.title)
-            .raw("</td>");
+            .text(&row.first.title);
+        if row.first.self_check {
+            h.raw(" <span class=\"tag\" title=\"an activation-service case run in-process: the target is not involved\">model self-check</span>");
+        }
+        h.raw("</td>");
         for (j, cell) in row.cells.iter().enumerate() {
             match cell {
                 Some(i) => {
@@ -246,7 +252,7 @@ pub fn matrix_page(reports: &[RunReport]) -> String {
             .raw(". ")
             .text(&names[j])
             .raw("</h2>");
-        cases::summary(&mut h, r);
+        cases::summary(&mut h, r, &ids[j]);
         let fams = cases::families(r);
         cases::toc(&mut h, r, &fams, &prefix);
         cases::case_list(&mut h, r, &prefix, &ids[j], Some(&differs));

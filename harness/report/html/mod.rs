@@ -239,7 +239,7 @@ pub fn run_page(report: &RunReport) -> String {
     let mut anchors = Anchors::default();
     let ids = cases::case_anchors(report, "r0", &mut anchors);
     h.raw("<section id=\"summary\"><h2>Summary</h2>");
-    cases::summary(&mut h, report);
+    cases::summary(&mut h, report, &ids);
     h.raw("</section>\n");
     filters(&mut h, &families, false, true);
     h.raw("<section id=\"cases\"><h2>Cases</h2>");

@@ -79,6 +79,7 @@ impl<'t> Runner<'t> {
         }
         let conn = self.conn(st, &b.conn, f)?;
         conn.bound = true;
+        conn.explicit_bind = true;
         let call = b.call_id.unwrap_or(conn.next_call);
         conn.next_call = call.wrapping_add(1);
         let flags = b

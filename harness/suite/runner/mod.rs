@@ -59,6 +59,9 @@ pub struct RunOptions {
     pub seed: u64,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Skip the model self-checks (activation-service cases, which never touch the target),
+    /// as `run` does against a live target unless `--self-checks` is given.
+    pub no_self_checks: bool,
 }
 
 /// `*` / `?` glob match (whole string).
@@ -129,6 +132,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     let selected_cases: Vec<&LoadedCase> = cases
         .iter()
         .filter(|c| selected(&c.case.id.value, opts))
+        .filter(|c| !(opts.no_self_checks && c.case.requires.activation_service))
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
     // Every case's wire log (PDUs sent and received, decoded) is taken from the recorder.
@@ -173,13 +177,34 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         b.finish_and_clear();
     }
     health.alive_after = answered(&runner.sanity(SANITY_PRODUCT));
-    RunReport::new(
+    let run_failure = run_failure(&health);
+    let mut report = RunReport::new(
         target.name(),
         started,
         t0.elapsed().as_millis() as u64,
         health,
         reports,
-    )
+    );
+    report.run_failure = run_failure;
+    report.host_profile = crate::report::profile::host_profile(&report.cases);
+    report
+}
+
+/// Why the run failed as a whole, whatever its cases say: a target that never answered the
+/// sanity exchange (nothing listening, resets, silence, garbage) or stopped answering.
+fn run_failure(h: &TargetHealth) -> Option<String> {
+    if !h.alive_before {
+        Some(format!(
+            "the target did not answer the sanity exchange before the suite: {}",
+            h.sanity_failure.as_deref().unwrap_or("no answer")
+        ))
+    } else if let Some(case) = &h.died_after_case {
+        Some(format!("the target stopped answering after case {case}"))
+    } else if !h.alive_after {
+        Some("the target did not answer the sanity exchange after the suite".into())
+    } else {
+        None
+    }
 }
 
 /// Whether a sanity exchange shows a live host: it succeeded, or the host answered with a
@@ -220,6 +245,7 @@ fn base_report(lc: &LoadedCase) -> CaseReport {
         duration_ms: 0,
         expected_failure: None,
         wire: Vec::new(),
+        self_check: c.requires.activation_service,
     }
 }
 
@@ -239,6 +265,11 @@ struct Conn {
     no_bind: bool,
     ctx32: Option<u16>,
     ctx64: Option<u16>,
+    /// Answers received on this connection so far (keep-alive is judged from the second on).
+    answered: u32,
+    /// The case bound or wrote raw PDUs on it itself: its association cannot be rebuilt
+    /// transparently.
+    explicit_bind: bool,
 }
 
 /// Per-case state.
@@ -279,6 +310,7 @@ pub struct Runner<'t> {
     shadow: KmsHost,
     requests_sent: bool,
     epids: HashMap<String, String>,
+    hwids: HashMap<String, [u8; 8]>,
     /// Set when the last case hit a connect failure or timeout.
     pub transport_trouble: bool,
 }
@@ -298,9 +330,10 @@ impl<'t> Runner<'t> {
             target,
             opts: opts.clone(),
             rng: SplitMix64::new(opts.seed ^ 0x6b6d_7373_7065_6300),
-            shadow: shadow_host(facts.fresh, &opts.host_config),
+            shadow: shadow_host(facts.fresh, &facts.model_config(&opts.host_config)),
             requests_sent: false,
             epids: HashMap::new(),
+            hwids: HashMap::new(),
             transport_trouble: false,
         }
     }
@@ -336,7 +369,8 @@ impl<'t> Runner<'t> {
                 self.target
                     .reset()
                     .map_err(|e| format!("could not reset the host: {e}"))?;
-                self.shadow = shadow_host(true, &self.opts.host_config);
+                let cfg = self.target.facts().model_config(&self.opts.host_config);
+                self.shadow = shadow_host(true, &cfg);
             } else if !facts.fresh || self.requests_sent {
                 return Err(
                     "needs a fresh host (empty CMID tables): pass --fresh on a host \
@@ -361,6 +395,7 @@ impl<'t> Runner<'t> {
         for (_, mut c) in st.conns.drain() {
             c.c.close();
         }
+        super::subject::mark_side_findings(&lc.case, &mut st.findings);
         let mut report = base_report(lc);
         report.verdict = CaseReport::grade(lc.case.level, &st.findings);
         report.reason = match outcome {
@@ -371,7 +406,7 @@ impl<'t> Runner<'t> {
             Ok(()) => st
                 .findings
                 .iter()
-                .find(|f| !f.passed && Verdict::for_missed(f.level) == report.verdict)
+                .find(|f| !f.passed && !f.side && Verdict::for_missed(f.level) == report.verdict)
                 .map(|f| {
                     format!(
                         "step {}: {} expected {}, observed {}",
@@ -453,14 +488,7 @@ impl<'t> Runner<'t> {
                     "-- sanity: {}",
                     r.as_ref().map_or_else(|e| e.message.as_str(), |_| "ok")
                 ));
-                f.check(
-                    "sanity",
-                    None,
-                    Level::Must,
-                    r.is_ok(),
-                    "a well-formed exchange succeeds",
-                    r.err().map_or_else(|| "ok".into(), |e| e.message),
-                );
+                sanity_findings(f, "sanity", r);
                 Ok(())
             }
             Step::Repeat(rep) => {
@@ -494,6 +522,8 @@ impl<'t> Runner<'t> {
                 no_bind: false,
                 ctx32: None,
                 ctx64: None,
+                answered: 0,
+                explicit_bind: false,
             }),
             Err(e) => {
                 self.transport_trouble = true;
@@ -597,14 +627,7 @@ impl<'t> Runner<'t> {
         if r.is_err() {
             self.transport_trouble = true;
         }
-        f.check(
-            "robustness.then_sanity",
-            None,
-            Level::Must,
-            r.is_ok(),
-            "the host still serves a well-formed exchange",
-            r.err().map_or_else(|| "ok".into(), |e| e.message),
-        );
+        sanity_findings(f, "robustness.then_sanity", r);
     }
 }
 
@@ -619,6 +642,36 @@ fn shadow_host(fresh: bool, cfg: &HostConfig) -> KmsHost {
     h.unwrap_or_else(|_| {
         KmsHost::observing(cfg).unwrap_or_else(|e| panic!("default host config: {e}"))
     })
+}
+
+/// The findings of a sanity exchange. Its subject is that the host still serves: an answer
+/// that then fails a response check still shows a live host (check `name` passes), and the
+/// failed check is recorded as `sanity.answer_checks`, a side finding that belongs to the
+/// case about that check.
+fn sanity_findings(f: &mut Findings, name: &str, r: Result<(), SanityFailure>) {
+    let alive = r.as_ref().map_or_else(|e| e.host_answered, |_| true);
+    f.check(
+        name,
+        None,
+        Level::Must,
+        alive,
+        "the host serves a well-formed exchange",
+        match &r {
+            Ok(()) => "ok".to_string(),
+            Err(e) if e.host_answered => format!("answered ({})", e.message),
+            Err(e) => e.message.clone(),
+        },
+    );
+    if let (Err(e), true) = (&r, alive) {
+        f.check(
+            "sanity.answer_checks",
+            Some("KMS-§3.6"),
+            Level::Must,
+            false,
+            "an answer passing every response check",
+            e.message.clone(),
+        );
+    }
 }
 
 fn conn_name(n: &Option<String>) -> String {

@@ -13,6 +13,7 @@ impl<'t> Runner<'t> {
         let level = st.level;
         let conn = self.conn(st, &r.conn, f)?;
         conn.bound = true;
+        conn.explicit_bind = true;
         let sent = self.send(conn, &bytes, r.chunk, r.chunk_delay_ms, f);
         let a = if sent { self.recv(conn) } else { Answer::Close };
         st.transcript.push(format!("-> raw {} bytes", bytes.len()));

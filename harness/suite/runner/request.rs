@@ -141,10 +141,63 @@ impl<'t> Runner<'t> {
                 break;
             }
         }
+        let reused = conn.answered > 0;
+        let rebuildable = copies == 1
+            && !conn.explicit_bind
+            && !conn.no_bind
+            && ndr == NdrSyntax::Ndr32
+            && r.context_id.is_none()
+            && !accepts(&r.expect.outcome, "close");
+        let dropped = matches!(answers.as_slice(), [Answer::Close | Answer::Reset]);
+        if reused {
+            f.check(
+                "transport.keep_alive",
+                None,
+                Level::Should,
+                !dropped,
+                "the association stays open for the next request",
+                if dropped {
+                    "closed after the previous answer"
+                } else {
+                    "open"
+                },
+            );
+        }
+        if reused && dropped && rebuildable {
+            // The host closed the association after its previous answer (no keep-alive): that
+            // is the keep-alive cases' subject. Real clients open a connection per activation,
+            // so this case goes on on a new connection with the same request.
+            tr.push("-- closed after the previous answer: same request on a new connection".into());
+            let mut fresh = self.open(f)?;
+            fresh.next_call = call.wrapping_add(1);
+            self.default_bind_into(&mut fresh, f, &mut tr);
+            let again = self.send(&mut fresh, &all, r.chunk, r.chunk_delay_ms, f);
+            answers = vec![if again {
+                self.recv(&mut fresh)
+            } else {
+                Answer::Close
+            }];
+            st.conns.insert(conn_name(&r.conn), fresh);
+        }
+        if let Some(c) = st.conns.get_mut(&conn_name(&r.conn)) {
+            c.answered += answers
+                .iter()
+                .filter(|a| !matches!(a, Answer::Close | Answer::Reset | Answer::Silence))
+                .count() as u32;
+        }
         st.transcript.append(&mut tr);
         for a in &answers {
             let now = Timestamp::from_filetime(self.target.now());
+            let before = self.shadow.clone();
             let decision = model_req.as_ref().map(|mr| self.shadow.handle(mr, now));
+            // A host that refused (or did not answer) a request the model would answer did
+            // not count its CMID: the shadow model forgets it too, so later count bounds stay
+            // what is certain.
+            if decision.as_ref().is_some_and(|d| d.answer().is_some())
+                && !matches!(reclassify(a, ndr), Answer::Success { .. })
+            {
+                self.shadow = before;
+            }
             self.judge_request(
                 r,
                 st,
@@ -196,13 +249,7 @@ impl<'t> Runner<'t> {
         now: Timestamp,
         ndr: NdrSyntax,
     ) {
-        // Re-classify with the request's NDR syntax (the connection default is NDR32).
-        let a = match a.pdu() {
-            Some(p) if ndr == NdrSyntax::Ndr64 => {
-                crate::client::classify(crate::target::Received::Pdu(p.to_vec()), ndr)
-            }
-            _ => a.clone(),
-        };
+        let a = reclassify(a, ndr);
         let sent = SentCall {
             call_id: enc.call_id,
             p_cont_id: enc.p_cont_id,
@@ -234,11 +281,11 @@ impl<'t> Runner<'t> {
                             activation_interval: resp.base.activation_interval,
                             renewal_interval: resp.base.renewal_interval,
                         });
-                        let family = decision
-                            .and_then(Decision::answer)
-                            .map(|x| x.epid.to_string())
-                            .unwrap_or_else(|| enc.kms.len().to_string());
-                        let first = self.epids.entry(family).or_insert_with(|| epid.clone());
+                        let family = epid_family(req, &epid);
+                        let first = self
+                            .epids
+                            .entry(family.clone())
+                            .or_insert_with(|| epid.clone());
                         f.check(
                             "epid.stable",
                             Some("EPID-STABLE"),
@@ -247,6 +294,17 @@ impl<'t> Runner<'t> {
                             first.clone(),
                             epid,
                         );
+                        if let crate::wire::kms::ResponseBody::V6 { hwid, .. } = resp.body {
+                            let first = *self.hwids.entry(family).or_insert(hwid);
+                            f.check(
+                                "hwid.stable",
+                                Some("EPID-STABLE"),
+                                Level::Should,
+                                first == hwid,
+                                hex_text(&first),
+                                hex_text(&hwid),
+                            );
+                        }
                     }
                 }
             }
@@ -297,20 +355,53 @@ impl<'t> Runner<'t> {
             );
         }
         if let Some(d) = decision {
-            let rule = d.rules.first().map(|x| x.0);
+            let rule = d.outcome_rule().map(|x| x.0);
             if !explicit_outcome {
                 let (ok, obs) = match observed {
-                    Some(o) => match d.permits(o) {
-                        Ok(_) => (true, format!("{o:?}")),
+                    Some(o) => match d.permits_outcome(o) {
+                        Ok(Some(alt)) => (true, format!("{o:?}, allowed by {alt}")),
+                        Ok(None) => (true, format!("{o:?}")),
                         Err(e) => (false, e),
                     },
                     None => (false, a.summary()),
                 };
                 let expected = match &d.outcome {
-                    Outcome::Answer(x) => format!("answer count {:?}", x.count_bounds),
+                    Outcome::Answer(_) => "an answer".to_string(),
                     Outcome::Refuse { hresult } => format!("error 0x{hresult:08X}"),
                 };
                 f.check("model.outcome", rule, case_level, ok, expected, obs);
+            }
+            let judged = match observed {
+                Some(Observed::Answer { count }) => d.judge_count(count).map(|j| (count, j)),
+                _ => None,
+            };
+            let answered = matches!(observed, Some(Observed::Answer { .. }));
+            if let (Some(x), Some(h), true) = (d.answer(), host_resp.as_ref(), answered) {
+                let want = (x.activation_interval, x.renewal_interval);
+                let got = (h.activation_interval, h.renewal_interval);
+                f.check(
+                    "model.intervals",
+                    Some("CLIENT-RENEW-7D"),
+                    Level::Should,
+                    want == got,
+                    format!("activation {} min, renewal {} min", want.0, want.1),
+                    format!("activation {} min, renewal {} min", got.0, got.1),
+                );
+            }
+            if let Some((count, (v, rule))) = judged {
+                let bounds = d.answer().map(|x| x.count_bounds);
+                f.check(
+                    "model.count",
+                    Some(rule.0),
+                    case_level,
+                    v == crate::model::Verdict::Consistent,
+                    bounds.map_or_else(String::new, |b| match b.max {
+                        Some(m) if m == b.min => format!("count {m}"),
+                        Some(m) => format!("count in {}..={m}", b.min),
+                        None => format!("count >= {}", b.min),
+                    }),
+                    count.to_string(),
+                );
             }
         }
         if let Some(c) = &r.expect.count {
@@ -360,6 +451,37 @@ impl<'t> Runner<'t> {
             );
         }
     }
+}
+
+/// An answer classified with the request's NDR syntax (the connection default is NDR32).
+fn reclassify(a: &Answer, ndr: NdrSyntax) -> Answer {
+    match a.pdu() {
+        Some(p) if ndr == NdrSyntax::Ndr64 => {
+            crate::client::classify(crate::target::Received::Pdu(p.to_vec()), ndr)
+        }
+        _ => a.clone(),
+    }
+}
+
+/// The host-key family an answer belongs to, for ePID and HwId stability (rule EPID-STABLE):
+/// the request's application, refined by the host key whose ePID range holds the ePID the
+/// host showed. Answers of different families (Windows and Office, or two Office keys) may
+/// carry different ePIDs; within one family they may not.
+pub(super) fn epid_family(req: &DecodedRequest, epid: &str) -> String {
+    let app = req.base.application_id;
+    let key = crate::wire::kms::Epid::parse(epid).ok().and_then(|e| {
+        Catalog::get()
+            .host_key_of_epid(crate::model::Profile::Hierarchical, &app, &e)
+            .map(|k| k.name.clone())
+    });
+    match key {
+        Some(k) => format!("{app}/{k}"),
+        None => app.to_string(),
+    }
+}
+
+fn hex_text(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// The model's view of a request the runner sent: the same conversion the reference host
