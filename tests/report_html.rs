@@ -8,7 +8,7 @@ use assert_cmd::Command;
 use kmsspec::host::HostFlaw;
 use kmsspec::report::html::{matrix_page, run_page};
 use kmsspec::report::{
-    CaseReport, Finding, Level, RunReport, TargetHealth, Verdict, WireDir, WireEntry,
+    CaseReport, Finding, Level, ProfileEntry, RunReport, TargetHealth, Verdict, WireDir, WireEntry,
 };
 use kmsspec::suite::loader::LoadedCase;
 use kmsspec::suite::names::load_default;
@@ -303,6 +303,13 @@ fn hostile_report() -> RunReport {
         vec![case],
     );
     r.name = Some(format!("name {evil}"));
+    r.host_profile = vec![ProfileEntry {
+        check: "kms.epid_syntax".into(),
+        rule: Some(format!("rule {evil}")),
+        summary: format!("failed 1 of 1 times, observed {evil}"),
+        seen_in: vec![r.cases[0].id.clone(), "NOT-IN-THIS-RUN".into()],
+        owners: vec![format!("{} FAIL", r.cases[0].id)],
+    }];
     r
 }
 
@@ -326,6 +333,11 @@ fn every_text_is_escaped_even_from_a_hostile_host() {
         assert!(text(doc.select(&sel("title")).next().unwrap()).contains("<script>"));
         let dec = text(doc.select(&sel("pre.dec")).next().unwrap());
         assert_eq!(dec, "epid <script>alert(1)</script>\u{FFFD}\n");
+        // The host profile links the cases it names (a case not in the run stays text).
+        let profile = doc.select(&sel("table.profile")).next().unwrap();
+        assert_eq!(profile.select(&sel("a")).count(), 2);
+        assert!(text(profile).contains("NOT-IN-THIS-RUN"));
+        assert!(text(profile).contains("observed <script>"));
         let hex = text(doc.select(&sel("pre.hex")).next().unwrap());
         assert!(hex.ends_with("<script>\n"), "{hex}");
         assert!(!page.contains("<script>alert"));

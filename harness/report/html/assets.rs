@@ -65,6 +65,12 @@ table.findings th:nth-child(4){width:5.5em}
 table.findings td{overflow-wrap:anywhere}
 table.findings td.val{font-family:var(--mono);font-size:12px}
 tr.missed td{background:#fff5f3}
+table.profile{width:100%;margin:4px 0}
+table.profile td{overflow-wrap:anywhere}
+table.profile td:nth-child(1),table.profile td:nth-child(2){white-space:nowrap}
+table.profile td:nth-child(3){width:38%}
+table.profile td:nth-child(4),table.profile td:nth-child(5){font-size:12px;overflow-wrap:normal}
+table.profile a{white-space:nowrap}
 tr.side td{background:#f6f8fa}
 .tag{font:11px var(--mono);border:1px solid var(--line);border-radius:3px;padding:0 3px;color:var(--muted)}
 details.held>summary,details.wire>summary{cursor:pointer;color:var(--muted);margin:6px 0}

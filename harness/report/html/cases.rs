@@ -112,7 +112,7 @@ fn host_profile(h: &mut Html, r: &RunReport, ids: &[String]) {
         }
     };
     h.raw("<h3>Host profile</h3><p class=\"meta\">Seen across cases as side findings; it decides only the cases that own it.</p>")
-        .raw("<table class=\"findings profile\"><thead><tr><th>Check</th><th>Rule</th><th>What was seen</th><th>Seen in</th><th>Judged by</th></tr></thead><tbody>\n");
+        .raw("<table class=\"profile\"><thead><tr><th>Check</th><th>Rule</th><th>What was seen</th><th>Seen in</th><th>Judged by</th></tr></thead><tbody>\n");
     for p in &r.host_profile {
         h.raw("<tr><td><code>")
             .text(&p.check)
