@@ -1,8 +1,9 @@
 //! The inline style sheet and script of every HTML page (no external request: the pages
 //! are opened from disk, mailed, attached to CI runs).
 
-/// The style sheet: readable on a laptop screen, and in print (filters hidden, tables
-/// unscrolled, headers repeated, the problem cases opened by the script before printing).
+/// The style sheet: readable on a laptop screen, and in print (filters hidden, table headers
+/// repeated, the problem cases opened by the script before printing with their findings and
+/// transcripts; the wire logs and the checks that held stay on screen).
 pub(crate) const CSS: &str = r#"
 :root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--head:#f6f8fa;--mono:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace}
 *{box-sizing:border-box}
@@ -65,6 +66,12 @@ table.findings th:nth-child(4){width:5.5em}
 table.findings td{overflow-wrap:anywhere}
 table.findings td.val{font-family:var(--mono);font-size:12px}
 tr.missed td{background:#fff5f3}
+table.xchg{width:100%;margin:4px 0}
+table.xchg td{overflow-wrap:anywhere}
+table.xchg td:nth-child(1),table.xchg td:nth-child(2),table.xchg td:nth-child(5){white-space:nowrap}
+table.xchg td:nth-child(3),table.xchg td:nth-child(4){width:27%}
+table.xchg td.val{font-family:var(--mono);font-size:12px}
+ul.caps{margin:8px 0}
 table.profile{width:100%;margin:4px 0}
 table.profile td{overflow-wrap:anywhere}
 table.profile td:nth-child(1),table.profile td:nth-child(2){white-space:nowrap}
@@ -99,7 +106,7 @@ section.run{margin-top:34px}
 section.run>h2{font-size:19px;border-bottom:2px solid var(--fg)}
 [hidden]{display:none !important}
 :target{scroll-margin-top:60px}
-@media (max-width:900px){details.case>summary{grid-template-columns:7em 1fr}.lvl{display:none}.ttl,.rule{grid-column:1/-1}.pb{grid-template-columns:1fr}}
+@media (max-width:900px){details.case>summary{grid-template-columns:7em 1fr}details.case>summary>.lvl{display:none}.ttl,.rule{grid-column:1/-1}.pb{grid-template-columns:1fr}}
 @media print{
  body{font-size:10.5px}
  header.top{background:none;padding:0 0 6px}
@@ -108,6 +115,7 @@ section.run>h2{font-size:19px;border-bottom:2px solid var(--fg)}
  table.matrix thead th{position:static;box-shadow:none}
  thead{display:table-header-group}
  tr,.pdu{break-inside:avoid}
+ details.wire,details.held{display:none}
  details.case{break-inside:auto}
  a{color:inherit;text-decoration:none}
  .v,tr.missed td,.reason,th{print-color-adjust:exact;-webkit-print-color-adjust:exact}

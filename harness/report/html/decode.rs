@@ -113,7 +113,7 @@ fn capture(h: &mut Html, c: &CapturePage, id: &str) {
         })
         .collect();
     if !exchanges.is_empty() {
-        h.raw("<h3>Exchanges</h3><table class=\"findings xchg\"><thead><tr><th>Call</th><th>Flow</th><th>Request</th><th>Response</th><th>Checks</th><th>Failed checks</th></tr></thead><tbody>\n");
+        h.raw("<h3>Exchanges</h3><table class=\"xchg\"><thead><tr><th>Call</th><th>Flow</th><th>Request</th><th>Response</th><th>Checks</th><th>Failed checks</th></tr></thead><tbody>\n");
         for x in exchanges {
             exchange_row(h, x);
         }
