@@ -12,6 +12,7 @@ use crate::capture::text::record_text;
 use crate::report::model::{WIRE_ENTRY_LIMIT, WIRE_HEX_LIMIT};
 use crate::report::{WireDir, WireEntry};
 use crate::target::{Connection, Received, Target, TargetError, TargetFacts};
+use crate::wire::kms::hex;
 use crate::wire::rpc::{pdu_length, Pdu, HEADER_LEN};
 use crate::wire::FileTime;
 use std::net::SocketAddr;
@@ -300,17 +301,6 @@ fn decoded(feed: impl FnOnce(&mut dyn FnMut(&Record))) -> Vec<String> {
     let mut out = Vec::new();
     feed(&mut |r| out.push(record_text(r).trim_end().to_string()));
     out
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
 }
 
 /// One line naming a PDU and its header fields (or saying why the bytes are not one).

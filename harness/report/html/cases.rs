@@ -422,17 +422,23 @@ fn held_by_check(h: &mut Html, held: &[&Finding]) {
             .num(n)
             .raw("</td><td><code>")
             .text(&f.check)
-            .raw("</code></td><td>")
-            .text(f.rule.as_deref().unwrap_or(""))
-            .raw("</td><td>")
-            .text(super::level_str(f.level))
-            .raw("</td><td class=\"val\">")
-            .text(&f.expected)
-            .raw("</td><td class=\"val\">")
-            .text(&f.observed)
-            .raw("</td></tr>\n");
+            .raw("</code>");
+        finding_cells(h, f);
     }
     h.raw("</tbody></table>\n");
+}
+
+/// The rule, level, expected and observed cells that close a finding's row.
+fn finding_cells(h: &mut Html, f: &Finding) {
+    h.raw("</td><td>")
+        .text(f.rule.as_deref().unwrap_or(""))
+        .raw("</td><td>")
+        .text(super::level_str(f.level))
+        .raw("</td><td class=\"val\">")
+        .text(&f.expected)
+        .raw("</td><td class=\"val\">")
+        .text(&f.observed)
+        .raw("</td></tr>\n");
 }
 
 fn finding_table(h: &mut Html, list: &[&Finding]) {
@@ -450,15 +456,7 @@ fn finding_table(h: &mut Html, list: &[&Finding]) {
         if f.side {
             h.raw(" <span class=\"tag\" title=\"about another subject than this case: shown, not graded\">side</span>");
         }
-        h.raw("</td><td>")
-            .text(f.rule.as_deref().unwrap_or(""))
-            .raw("</td><td>")
-            .text(super::level_str(f.level))
-            .raw("</td><td class=\"val\">")
-            .text(&f.expected)
-            .raw("</td><td class=\"val\">")
-            .text(&f.observed)
-            .raw("</td></tr>\n");
+        finding_cells(h, f);
     }
     h.raw("</tbody></table>\n");
 }
