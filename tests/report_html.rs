@@ -431,6 +431,28 @@ fn decode_html_lists_exchanges_and_failed_checks() {
     assert!(failed.starts_with("cmid_echo: observed "), "{failed}");
 }
 
+/// `replay --html`: the judged capture as a run page, its failed exchange a FAIL case.
+#[test]
+fn replay_html_shows_the_failed_exchange() {
+    let html = tmp("replay.html");
+    let out = kmsspec()
+        .args([
+            "replay",
+            "--quiet",
+            "captures/c13_v4_bad_cmid_echo.pcap",
+            "--html",
+        ])
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc = parse_page(&std::fs::read_to_string(&html).unwrap());
+    let fails: Vec<ElementRef<'_>> = doc.select(&sel("details.case[data-v=FAIL]")).collect();
+    assert_eq!(fails.len(), 1);
+    let missed: String = fails[0].select(&sel("tr.missed")).map(text).collect();
+    assert!(missed.contains("cmid_echo"), "{missed}");
+}
+
 /// Every command's `--help` has an example and its exit statuses.
 #[test]
 fn every_help_has_examples_and_exit_statuses() {
