@@ -30,6 +30,13 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// A file in the test's folder holding `text`.
+fn file(name: &str, text: &str) -> PathBuf {
+    let p = tmp(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
 fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap()
 }
@@ -368,32 +375,29 @@ fn report_fails(files: &[&Path]) -> String {
 /// exit 2, never a panic.
 #[test]
 fn bad_report_files_are_errors_with_their_location() {
-    let bad = tmp("bad.json");
-    std::fs::write(
-        &bad,
+    let bad = file(
+        "bad.json",
         "{\n  \"schema\": \"kmsspec-report/1\",\n  \"cases\": [\n",
-    )
-    .unwrap();
+    );
     let err = report_fails(&[&bad]);
     assert!(err.contains("bad.json:4:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    let wrong = tmp("fuzz.json");
-    std::fs::write(
-        &wrong,
+    let wrong = file(
+        "fuzz.json",
         "{\"format\": \"kmsspec-fuzz-report/1\", \"cases\": 3}",
-    )
-    .unwrap();
+    );
     let err = report_fails(&[&wrong]);
     assert!(err.contains("kmsspec-fuzz-report/1"), "{err}");
-    let shape = tmp("shape.json");
-    std::fs::write(&shape, "{\"schema\": \"kmsspec-report/1\", \"cases\": {}}").unwrap();
+    let shape = file(
+        "shape.json",
+        "{\"schema\": \"kmsspec-report/1\", \"cases\": {}}",
+    );
     let err = report_fails(&[&shape]);
     assert!(err.contains("shape.json:1:"), "{err}");
     let err = report_fails(&[Path::new("/nonexistent/run.json")]);
     assert!(err.contains("/nonexistent/run.json: cannot read"), "{err}");
     // A good report next to a bad one writes nothing either.
-    let good = tmp("good.json");
-    std::fs::write(&good, kmsspec::report::to_json(&hostile_report())).unwrap();
+    let good = file("good.json", &kmsspec::report::to_json(&hostile_report()));
     report_fails(&[&good, &bad]);
     // The same command from the library, with typed options.
     let cmd = kmsspec::report::command::ReportCommand {
@@ -404,22 +408,33 @@ fn bad_report_files_are_errors_with_their_location() {
     parse_page(&std::fs::read_to_string(tmp("lib.html")).unwrap());
 }
 
-/// `decode --html`: per capture its exchanges with their failed checks.
-#[test]
-fn decode_html_lists_exchanges_and_failed_checks() {
-    let html = tmp("decode.html");
+/// Runs `kmsspec ARGS --html FILE`; returns the exit status and the page.
+fn page_of(args: &[&str], name: &str) -> (Option<i32>, String) {
+    let html = tmp(name);
     let out = kmsspec()
-        .args([
-            "decode",
-            "captures/c01_v4_ndr32_3req.pcap",
-            "captures/c13_v4_bad_cmid_echo.pcap",
-            "--html",
-        ])
+        .args(args)
+        .arg("--html")
         .arg(&html)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "c13 has a failed check");
-    let page = std::fs::read_to_string(&html).unwrap();
+    (
+        out.status.code(),
+        std::fs::read_to_string(&html).unwrap_or_default(),
+    )
+}
+
+/// `decode --html`: per capture its exchanges with their failed checks.
+#[test]
+fn decode_html_lists_exchanges_and_failed_checks() {
+    let (code, page) = page_of(
+        &[
+            "decode",
+            "captures/c01_v4_ndr32_3req.pcap",
+            "captures/c13_v4_bad_cmid_echo.pcap",
+        ],
+        "decode.html",
+    );
+    assert_eq!(code, Some(1), "c13 has a failed check");
     let doc = parse_page(&page);
     let sections: Vec<ElementRef<'_>> = doc.select(&sel("section.capture")).collect();
     assert_eq!(sections.len(), 2);
@@ -434,19 +449,12 @@ fn decode_html_lists_exchanges_and_failed_checks() {
 /// `replay --html`: the judged capture as a run page, its failed exchange a FAIL case.
 #[test]
 fn replay_html_shows_the_failed_exchange() {
-    let html = tmp("replay.html");
-    let out = kmsspec()
-        .args([
-            "replay",
-            "--quiet",
-            "captures/c13_v4_bad_cmid_echo.pcap",
-            "--html",
-        ])
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let doc = parse_page(&std::fs::read_to_string(&html).unwrap());
+    let (code, page) = page_of(
+        &["replay", "--quiet", "captures/c13_v4_bad_cmid_echo.pcap"],
+        "replay.html",
+    );
+    assert_eq!(code, Some(1));
+    let doc = parse_page(&page);
     let fails: Vec<ElementRef<'_>> = doc.select(&sel("details.case[data-v=FAIL]")).collect();
     assert_eq!(fails.len(), 1);
     let missed: String = fails[0].select(&sel("tr.missed")).map(text).collect();
