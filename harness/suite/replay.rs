@@ -26,7 +26,7 @@ use crate::capture::records::{
     AssocFacts, ConnEnd, ContextState, ExchangeRecord, FaultRecord, Flow, Record,
 };
 use crate::capture::{decode_capture, CaptureReader, DecodeConfig};
-use crate::cli::{ReplayArgs, EXIT_OK, EXIT_USAGE};
+use crate::cli::{EXIT_OK, EXIT_USAGE};
 use crate::client::{bind_pdu, classify, context_element, Answer, EncodedRequest, RequestSpec};
 use crate::host::convert::activation_request;
 use crate::model::{
@@ -35,11 +35,11 @@ use crate::model::{
 use crate::report::TargetHealth;
 use crate::report::{CaseReport, Finding, Level, RunReport, Verdict};
 use crate::rng::SplitMix64;
-use crate::target::Target;
+use crate::target::{Target, TargetOptions};
 use crate::wire::kms::{DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{NdrSyntax, PfcFlags};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The case family of every replay case.
@@ -230,6 +230,7 @@ fn problem_case(stem: &str, what: &str, verdict: Verdict, reason: String) -> Cas
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        wire: Vec::new(),
         self_check: false,
     }
 }
@@ -295,6 +296,7 @@ impl CaptureState<'_> {
             transcript: t,
             duration_ms: 0,
             expected_failure: None,
+            wire: Vec::new(),
             self_check: false,
         });
     }
@@ -977,8 +979,25 @@ fn compare(f: &mut Findings, old: &Outcome, new: &Outcome, n: u32) {
     diff("hwid", hw(a) == hw(b), hw(a).to_string(), hw(b).to_string());
 }
 
+/// What `kmsspec replay` is asked to do (the command line fills it in `cli/`).
+#[derive(Debug, Clone, Default)]
+pub struct ReplayCommand {
+    /// Capture files.
+    pub captures: Vec<PathBuf>,
+    /// The target to re-send each captured request to (none: judge the captures only).
+    pub target: TargetOptions,
+    /// Write the JSON report here.
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    pub junit: Option<PathBuf>,
+    /// Write the HTML report here.
+    pub html: Option<PathBuf>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
 /// Runs `kmsspec replay` and returns the process exit status (as `run`: 0 / 1 / 2).
-pub fn command(args: &ReplayArgs) -> i32 {
+pub fn command(args: &ReplayCommand) -> i32 {
     match command_inner(args) {
         Ok(code) => code,
         Err(e) => {
@@ -988,7 +1007,7 @@ pub fn command(args: &ReplayArgs) -> i32 {
     }
 }
 
-fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
+fn command_inner(args: &ReplayCommand) -> Result<i32, String> {
     let t = &args.target;
     let live = t.live_target()?;
     let opts = ReplayOptions {
@@ -998,6 +1017,9 @@ fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
     };
     let report = replay_all(&args.captures, &opts);
     crate::report::emit(&report, args.json.as_deref(), args.junit.as_deref())?;
+    if let Some(p) = &args.html {
+        crate::report::write_html(p, &crate::report::html::run_page(&report))?;
+    }
     let code = report.exit_code();
     Ok(if code == 0 { EXIT_OK } else { code })
 }

@@ -2,6 +2,8 @@
 //! never another address): an accept thread, one thread per connection with an idle timeout,
 //! a cap on concurrent connections. The protocol logic is [`crate::host`]; this module only
 //! moves bytes. It is a [`Target`] with full control: fresh, resettable, clock control.
+//! [`EmbeddedHost::start_on`] serves on an address the caller chose (`kmsspec serve`), with
+//! an optional [`ConnectionTap`] per connection that sees the bytes both ways.
 
 use super::{Connection, Target, TargetError, TargetFacts, TcpConnection, Timeouts};
 use crate::host::{Disposition, HostClock, HostConnection, HostFlaw, HostState};
@@ -59,6 +61,22 @@ impl EmbeddedConfig {
     }
 }
 
+/// Sees the bytes of one connection the embedded host serves (`kmsspec serve` logs the
+/// exchanges from them).
+pub trait ConnectionTap: Send {
+    /// Bytes the client sent, in order.
+    fn client_bytes(&mut self, bytes: &[u8]);
+    /// Bytes the host answered, in order.
+    fn host_bytes(&mut self, bytes: &[u8]);
+    /// The connection ended (called once).
+    fn closed(&mut self);
+}
+
+/// Makes the [`ConnectionTap`] of each accepted connection from its client and server
+/// addresses.
+pub type TapFactory =
+    Arc<dyn Fn(SocketAddr, SocketAddr) -> Box<dyn ConnectionTap> + Send + Sync + 'static>;
+
 /// What the accept and connection threads share.
 #[derive(Debug)]
 struct Shared {
@@ -90,6 +108,16 @@ const POLL: Duration = Duration::from_millis(50);
 impl EmbeddedHost {
     /// Binds `127.0.0.1:0` and starts serving.
     pub fn start(config: EmbeddedConfig) -> io::Result<EmbeddedHost> {
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0)), None)
+    }
+
+    /// Binds `listen` (the caller decides whether a non-loopback address is acceptable) and
+    /// starts serving; `tap` makes an observer for each accepted connection.
+    pub fn start_on(
+        config: EmbeddedConfig,
+        listen: SocketAddr,
+        tap: Option<TapFactory>,
+    ) -> io::Result<EmbeddedHost> {
         let state = HostState::new(
             config.host.clone(),
             HostClock::System { offset_secs: 0 },
@@ -97,7 +125,7 @@ impl EmbeddedHost {
             config.flaw,
         )
         .map_err(|e: ConfigError| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
@@ -109,7 +137,7 @@ impl EmbeddedHost {
         let max = config.max_connections.max(1);
         let accept = std::thread::Builder::new()
             .name("kmsspec-embedded-accept".into())
-            .spawn(move || accept_loop(listener, s, addr.port(), idle, max))?;
+            .spawn(move || accept_loop(listener, s, addr.port(), idle, max, tap))?;
         Ok(EmbeddedHost {
             addr,
             shared,
@@ -142,8 +170,15 @@ impl EmbeddedHost {
     pub fn stop(&mut self) {
         if let Some(handle) = self.accept.take() {
             self.shared.shutdown.store(true, Ordering::SeqCst);
-            // Unblock accept().
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(500));
+            // Unblock accept() (a wildcard listener is reached on loopback).
+            let mut wake = self.addr;
+            if wake.ip().is_unspecified() {
+                wake.set_ip(match wake {
+                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(500));
             let _ = handle.join();
         }
     }
@@ -155,7 +190,14 @@ impl Drop for EmbeddedHost {
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Duration, max: usize) {
+fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    port: u16,
+    idle: Duration,
+    max: usize,
+    tap: Option<TapFactory>,
+) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     for stream in listener.incoming() {
         if shared.shutdown.load(Ordering::SeqCst) {
@@ -169,10 +211,14 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Dura
         }
         shared.active.fetch_add(1, Ordering::SeqCst);
         let s = Arc::clone(&shared);
+        let conn_tap = match (&tap, stream.peer_addr(), stream.local_addr()) {
+            (Some(make), Ok(peer), Ok(local)) => Some(make(peer, local)),
+            _ => None,
+        };
         let spawned = std::thread::Builder::new()
             .name("kmsspec-embedded-conn".into())
             .spawn(move || {
-                serve(stream, &s, port, idle);
+                serve(stream, &s, port, idle, conn_tap);
                 s.active.fetch_sub(1, Ordering::SeqCst);
             });
         match spawned {
@@ -189,7 +235,13 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Dura
 
 /// Serves one connection until the peer closes, the host decides to close, the idle timeout
 /// passes or the host shuts down.
-fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
+fn serve(
+    mut stream: TcpStream,
+    shared: &Shared,
+    port: u16,
+    idle: Duration,
+    mut tap: Option<Box<dyn ConnectionTap>>,
+) {
     let _ = stream.set_nodelay(true);
     if stream
         .set_read_timeout(Some(POLL.min(idle).max(Duration::from_millis(1))))
@@ -217,6 +269,10 @@ fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
                     let mut state = shared.lock();
                     conn.feed(&mut state, buf.get(..n).unwrap_or(&[]), &mut out)
                 };
+                if let Some(t) = tap.as_mut() {
+                    t.client_bytes(buf.get(..n).unwrap_or(&[]));
+                    t.host_bytes(&out);
+                }
                 if !out.is_empty() && stream.write_all(&out).is_err() {
                     break;
                 }
@@ -234,6 +290,9 @@ fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
+    if let Some(t) = tap.as_mut() {
+        t.closed();
+    }
 }
 
 impl Target for EmbeddedHost {

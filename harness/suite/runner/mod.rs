@@ -135,7 +135,9 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
         .filter(|c| !(opts.no_self_checks && c.case.requires.activation_service))
         .collect();
     let bar = progress_bar(opts.progress, selected_cases.len());
-    let mut runner = Runner::new(target, opts);
+    // Every case's wire log (PDUs sent and received, decoded) is taken from the recorder.
+    let recorder = super::record::Recorder::new(target);
+    let mut runner = Runner::new(&recorder, opts);
     let before = runner.sanity(SANITY_PRODUCT);
     let mut health = TargetHealth {
         alive_before: answered(&before),
@@ -154,7 +156,9 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
                 "host did not answer the sanity exchange before the suite".into(),
             ),
             None => {
-                let r = runner.run_case(lc);
+                recorder.take();
+                let mut r = runner.run_case(lc);
+                r.wire = recorder.take();
                 if runner.transport_trouble && !answered(&runner.sanity(SANITY_PRODUCT)) {
                     health.died_after_case = Some(lc.case.id.value.clone());
                 }
@@ -240,6 +244,7 @@ fn base_report(lc: &LoadedCase) -> CaseReport {
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        wire: Vec::new(),
         self_check: c.requires.activation_service,
     }
 }
