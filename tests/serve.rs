@@ -196,6 +196,34 @@ fn a_served_mutant_is_caught_by_run() {
     assert!(err.contains("MUTANT KMS host"), "{err}");
 }
 
+#[test]
+fn a_served_fixed_count_is_caught_by_run_on_a_host_declared_fresh() {
+    // With --fresh the suite probes liveness with a bind only, so the first count case meets
+    // empty tables and sees the fixed count; the reference host passes the same case.
+    let served = Served::start(&["--flaw", "fixed-count"]);
+    let (code, out) = run(&[
+        "--target",
+        &served.addr,
+        "--fresh",
+        "--only",
+        "CNT-DISTINCT-1",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL       CNT-DISTINCT-1"), "{out}");
+    let _ = served.interrupt();
+    let reference = Served::start(&[]);
+    let (code, out) = run(&[
+        "--target",
+        &reference.addr,
+        "--fresh",
+        "--only",
+        "CNT-DISTINCT-1",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 cases: 1 pass"), "{out}");
+    let _ = reference.interrupt();
+}
+
 /// (id, verdict, reason, model self-check) of every case of a JSON report.
 fn verdicts(path: &PathBuf) -> Vec<(String, String, String, bool)> {
     let v: serde_json::Value =

@@ -138,7 +138,14 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     // Every case's wire log (PDUs sent and received, decoded) is taken from the recorder.
     let recorder = super::record::Recorder::new(target);
     let mut runner = Runner::new(&recorder, opts);
-    let before = runner.sanity(SANITY_PRODUCT);
+    let facts = target.facts();
+    // On a host declared fresh that the harness cannot reset, a KMS request now would add a
+    // client before the first count case: a bind probes liveness instead.
+    let before = if facts.fresh && !facts.resettable {
+        crate::client::bind_probe(target)
+    } else {
+        runner.sanity(SANITY_PRODUCT)
+    };
     let mut health = TargetHealth {
         alive_before: answered(&before),
         sanity_failure: before.err().map(|e| e.message),
