@@ -17,6 +17,7 @@ pub mod livefuzz;
 pub mod model;
 pub mod report;
 pub mod rng;
+pub mod serve;
 pub mod suite;
 pub mod target;
 pub mod wire;

@@ -9,6 +9,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn quick(addr: &str) -> LiveTarget {
+    quick_with(addr, TargetFacts::default())
+}
+
+/// A loopback target with short timeouts and these declared facts.
+fn quick_with(addr: &str, facts: TargetFacts) -> LiveTarget {
     let t = Timeouts {
         connect: Duration::from_millis(500),
         read: Duration::from_millis(200),
@@ -16,7 +21,7 @@ fn quick(addr: &str) -> LiveTarget {
         connect_attempts: 2,
         ..Timeouts::default()
     };
-    LiveTarget::new(addr, t, TargetFacts::default(), false).unwrap()
+    LiveTarget::new(addr, t, facts, false).unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -202,18 +207,11 @@ fn a_host_answering_every_product_breaks_no_hierarchy_rule_unless_keys_are_decla
         undeclared.render()
     );
 
-    let t = Timeouts {
-        connect: Duration::from_millis(500),
-        read: Duration::from_millis(200),
-        write: Duration::from_millis(500),
-        connect_attempts: 2,
-        ..Timeouts::default()
-    };
     let facts = TargetFacts {
         host_keys: vec!["Windows Server 2019".into()],
         ..TargetFacts::default()
     };
-    let declared = LiveTarget::new(&host.addr().to_string(), t, facts, false).unwrap();
+    let declared = quick_with(&host.addr().to_string(), facts);
     let r = fuzz(&declared, &opts);
     assert!(hierarchy_findings(&r) > 0, "{}", r.render());
 }

@@ -16,18 +16,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use super::dcerpc::{
-    Association, BindOutcome, CallPdu, Framed, PduFramer, RpcEvent, Side, MAX_OPEN_CALLS,
+    Association, BindOutcome, CallPdu, Framed, PduFramer, RpcEvent, Side, MAX_CONTEXTS,
+    MAX_OPEN_CALLS,
 };
 use super::pipeline::Pipeline;
 use super::reader::{CaptureError, CaptureReader};
-use super::reassembly::{ConnId, Direction, Event, FlowConfig, Warning};
+use super::reassembly::{CloseReason, ConnId, Direction, Event, FlowConfig, Warning};
 use super::records::{
-    hresult_text, ndr_name, BindRecord, ErrorRecord, ExchangeRecord, FaultRecord, Flow, GapRecord,
-    RawExchange, Record, RequestView, ResponseView, SummaryRecord,
+    hresult_text, ndr_name, AssocFacts, BindRecord, ConnEnd, ContextState, ErrorRecord,
+    ExchangeRecord, FaultRecord, Flow, GapRecord, RawExchange, Record, RequestView, ResponseView,
+    SummaryRecord,
 };
 use crate::wire::kms::{
     verify_parsed_failures, verify_parsed_failures_with_epid, DecodedRequest, DecodedResponse,
 };
+use crate::wire::rpc::ResultKind;
 use crate::wire::rpc::{
     NdrSyntax, RequestStub, ResponseStub, KMS_INTERFACE_UUID, NCA_PROTO_ERROR, NCA_S_OP_RNG_ERROR,
     NCA_S_UNK_IF,
@@ -64,6 +67,8 @@ struct Pending {
     ndr_guessed: bool,
     fragments: u32,
     packet: u64,
+    /// Whether a bind or alter_context had been seen when the request came.
+    any_bind: bool,
     request: Result<DecodedRequest, String>,
 }
 
@@ -89,6 +94,16 @@ struct Calls {
     kms: bool,
     pending: Vec<Pending>,
     orphans: Vec<Orphan>,
+    /// The connection's start (SYN) was captured.
+    start_seen: bool,
+    /// Bytes of the connection went missing (a gap) at some point so far.
+    gapped: bool,
+    /// A bind or alter_context was answered (or given up on) on the connection.
+    bind_seen: bool,
+    /// Context ids answered by bind_ack / alter_context_resp / bind_nak, with whether they
+    /// were accepted, oldest first (the latest answer naming an id wins); bounded by
+    /// [`MAX_CONTEXTS`].
+    negotiated: Vec<(u16, bool)>,
 }
 
 struct Conn {
@@ -111,6 +126,10 @@ impl Conn {
                 kms: false,
                 pending: Vec::new(),
                 orphans: Vec::new(),
+                start_seen: !resync,
+                gapped: false,
+                bind_seen: false,
+                negotiated: Vec::new(),
             },
         }
     }
@@ -134,6 +153,10 @@ impl Conn {
         calls.kms = false;
         calls.pending.clear();
         calls.orphans.clear();
+        calls.start_seen = !resync;
+        calls.gapped = false;
+        calls.bind_seen = false;
+        calls.negotiated.clear();
     }
 }
 
@@ -251,6 +274,7 @@ impl<F: FnMut(&Record)> Out<'_, F> {
                 checks: Default::default(),
                 failed: Vec::new(),
                 raw: None,
+                assoc: start.assoc,
             });
         };
         // Every field named, so a new one cannot be left stale.
@@ -271,6 +295,7 @@ impl<F: FnMut(&Record)> Out<'_, F> {
             checks,
             failed,
             raw,
+            assoc,
         } = &mut *x;
         share(capture, self.name);
         share(&mut x_flow.client, &flow.client);
@@ -289,6 +314,7 @@ impl<F: FnMut(&Record)> Out<'_, F> {
         *checks = Default::default();
         failed.clear();
         *raw = None;
+        *assoc = start.assoc;
         x
     }
 
@@ -327,6 +353,7 @@ struct ExchangeStart {
     context_id: u16,
     fragments: u32,
     request_packet: Option<u64>,
+    assoc: AssocFacts,
 }
 
 enum ErrAt {
@@ -384,10 +411,17 @@ impl Calls {
             RpcEvent::Request(c) => self.request(c, packet, out),
             RpcEvent::Response(c) => self.response(c, packet, out),
             RpcEvent::Fault {
-                call_id, status, ..
+                call_id,
+                status,
+                p_cont_id,
+                ..
             } => {
-                let request = self
-                    .take(call_id)
+                let pending = self.take(call_id);
+                let assoc = match &pending {
+                    Some(p) => self.facts(p.context_id, p.any_bind, ConnEnd::Open),
+                    None => self.facts(p_cont_id, false, ConnEnd::Open),
+                };
+                let request = pending
                     .and_then(|p| p.request.ok())
                     .map(|r| Box::new(RequestView::of(&r)));
                 out.record(Record::Fault(FaultRecord {
@@ -398,6 +432,7 @@ impl Calls {
                     status_name: fault_name(status),
                     packet,
                     request,
+                    assoc,
                 }));
             }
             RpcEvent::Problem {
@@ -416,8 +451,41 @@ impl Calls {
     fn bind<F: FnMut(&Record)>(&mut self, b: BindOutcome, out: &mut Out<'_, F>) {
         let kms = b.contexts.iter().any(|c| c.interface == KMS_INTERFACE_UUID);
         self.kms |= kms;
+        self.bind_seen = true;
+        if b.answer != "none" {
+            for c in &b.contexts {
+                if self.negotiated.len() >= MAX_CONTEXTS {
+                    self.negotiated.remove(0);
+                }
+                let accepted = b.answer == "ack" && c.result == Some(ResultKind::Acceptance);
+                self.negotiated.push((c.id, accepted));
+            }
+        }
         let r = out.bind(&self.flow, b, kms);
         out.record(Record::Bind(r));
+    }
+
+    /// The association facts of a call on `context_id` now (`any_bind`: a bind had been seen
+    /// when the request came; `ended`: how the connection ended, for an unanswered call).
+    fn facts(&self, context_id: u16, any_bind: bool, ended: ConnEnd) -> AssocFacts {
+        let context = match self
+            .negotiated
+            .iter()
+            .rev()
+            .find(|(id, _)| *id == context_id)
+        {
+            Some((_, true)) => ContextState::Accepted,
+            Some((_, false)) => ContextState::Rejected,
+            None if any_bind || self.bind_seen => ContextState::NotNegotiated,
+            None => ContextState::NoBind,
+        };
+        AssocFacts {
+            context_id,
+            context,
+            start_seen: self.start_seen,
+            gap_before: self.gapped,
+            ended,
+        }
     }
 
     fn take(&mut self, call_id: u32) -> Option<Pending> {
@@ -442,6 +510,7 @@ impl Calls {
             ndr_guessed: guessed,
             fragments: c.fragments,
             packet,
+            any_bind: c.any_bind,
             request: decode_request(&c.stub, ndr),
         };
         if c.context.is_none() && !c.any_bind && !self.kms_port && p.request.is_err() {
@@ -450,11 +519,11 @@ impl Calls {
         }
         self.kms = true;
         if let Some(old) = self.take(c.call_id) {
-            self.unanswered(old, out);
+            self.unanswered(old, ConnEnd::Open, out);
         }
         if self.pending.len() >= MAX_OPEN_CALLS * 4 {
             let old = self.pending.remove(0);
-            self.unanswered(old, out);
+            self.unanswered(old, ConnEnd::Open, out);
         }
         match self.orphans.iter().position(|o| o.call_id == c.call_id) {
             Some(i) => {
@@ -469,6 +538,7 @@ impl Calls {
     fn exchange_of<F: FnMut(&Record)>(
         &self,
         p: &Pending,
+        ended: ConnEnd,
         out: &mut Out<'_, F>,
         keep_raw: bool,
     ) -> Box<ExchangeRecord> {
@@ -481,6 +551,7 @@ impl Calls {
                 context_id: p.context_id,
                 fragments: p.fragments,
                 request_packet: Some(p.packet),
+                assoc: self.facts(p.context_id, p.any_bind, ended),
             },
         );
         match &p.request {
@@ -498,9 +569,9 @@ impl Calls {
         x
     }
 
-    fn unanswered<F: FnMut(&Record)>(&self, p: Pending, out: &mut Out<'_, F>) {
+    fn unanswered<F: FnMut(&Record)>(&self, p: Pending, ended: ConnEnd, out: &mut Out<'_, F>) {
         let keep_raw = out.keep_raw;
-        let x = self.exchange_of(&p, out, keep_raw);
+        let x = self.exchange_of(&p, ended, out, keep_raw);
         out.record(Record::Exchange(x));
     }
 
@@ -562,7 +633,7 @@ impl Calls {
         let ctx_ndr = o.ctx_ndr;
         let mut x = match pending {
             // The raw request is copied in at the end.
-            Some(p) => self.exchange_of(p, out, false),
+            Some(p) => self.exchange_of(p, ConnEnd::Open, out, false),
             None => out.exchange(
                 &self.flow,
                 ExchangeStart {
@@ -572,6 +643,7 @@ impl Calls {
                     context_id: o.p_cont_id,
                     fragments: 0,
                     request_packet: None,
+                    assoc: self.facts(o.p_cont_id, false, ConnEnd::Open),
                 },
             ),
         };
@@ -621,9 +693,10 @@ impl Calls {
         out.record(Record::Exchange(x));
     }
 
-    /// End of the connection: answers left without their request, calls left unanswered.
-    /// The lists keep their allocations (the state is reused for a later connection).
-    fn finish<F: FnMut(&Record)>(&mut self, out: &mut Out<'_, F>) {
+    /// End of the connection (`ended` says how): answers left without their request, calls
+    /// left unanswered. The lists keep their allocations (the state is reused for a later
+    /// connection).
+    fn finish<F: FnMut(&Record)>(&mut self, ended: ConnEnd, out: &mut Out<'_, F>) {
         let mut orphans = std::mem::take(&mut self.orphans);
         for o in orphans.drain(..) {
             let pending = self.take(o.call_id);
@@ -632,7 +705,7 @@ impl Calls {
         self.orphans = orphans;
         let mut pending = std::mem::take(&mut self.pending);
         for p in pending.drain(..) {
-            self.unanswered(p, out);
+            self.unanswered(p, ended, out);
         }
         self.pending = pending;
     }
@@ -854,6 +927,7 @@ impl Decoder {
                 framers[dir_idx(dir)].gap(offset, missing, &mut |f| {
                     calls.framed(assoc, side, f, packet_index, &mut out)
                 });
+                calls.gapped = true;
                 if !calls.ignored {
                     out.record(Record::Gap(GapRecord {
                         capture: out.name.clone(),
@@ -867,12 +941,19 @@ impl Decoder {
             }
             Event::Overflow { .. } => {}
             Event::Closed {
-                conn, packet_index, ..
+                conn,
+                packet_index,
+                reason,
             } => {
                 let Some(mut c) = self.conns.remove(&conn) else {
                     return;
                 };
-                Self::close(&mut c, packet_index, &mut out);
+                let ended = match reason {
+                    CloseReason::Fin | CloseReason::Rst | CloseReason::Reused => ConnEnd::Closed,
+                    CloseReason::Idle => ConnEnd::Idle,
+                    CloseReason::Evicted | CloseReason::EndOfCapture => ConnEnd::CaptureEnded,
+                };
+                Self::close(&mut c, packet_index, ended, &mut out);
                 if self.spare_conns.len() < MAX_SPARE_CONNS {
                     self.spare_conns.push(c);
                 }
@@ -899,7 +980,7 @@ impl Decoder {
         }
     }
 
-    fn close<F: FnMut(&Record)>(c: &mut Conn, packet: u64, out: &mut Out<'_, F>) {
+    fn close<F: FnMut(&Record)>(c: &mut Conn, packet: u64, ended: ConnEnd, out: &mut Out<'_, F>) {
         let Conn {
             framers,
             assoc,
@@ -922,7 +1003,7 @@ impl Decoder {
                 }
             }
             assoc.finish(&mut |ev| calls.rpc(ev, packet, out));
-            calls.finish(out);
+            calls.finish(ended, out);
         }
         if calls.kms {
             out.sum.kms_flows += 1;
@@ -943,7 +1024,7 @@ impl Decoder {
         };
         for id in ids {
             if let Some(mut c) = self.conns.remove(&id) {
-                Self::close(&mut c, 0, &mut out);
+                Self::close(&mut c, 0, ConnEnd::CaptureEnded, &mut out);
             }
         }
         self.sum.clone()

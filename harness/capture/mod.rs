@@ -16,11 +16,13 @@ pub mod decode;
 pub mod ip;
 pub mod json;
 pub mod link;
+pub mod live;
 pub mod pipeline;
 pub mod reader;
 pub mod reassembly;
 pub mod records;
 pub mod tcp;
+pub mod text;
 pub mod writer;
 
 pub use decode::{decode_capture, decode_to_vec, DecodeConfig, Decoder};

@@ -731,6 +731,89 @@ pub struct ExchangeRecord {
     /// not serialised.
     #[serde(skip)]
     pub raw: Option<Arc<RawExchange>>,
+    /// What the connection's binds made of the call's context when the host answered it (or
+    /// the connection ended), for replay's judgement; not serialised.
+    #[serde(skip)]
+    pub assoc: AssocFacts,
+}
+
+/// What a connection's binds and alter_contexts made of one call's presentation context, as
+/// far as the capture shows, when the host answered the call (or the connection ended). It
+/// exists so that replay can judge a call the way the host saw it: a request on a context
+/// that was never accepted must be faulted (nca_unk_if) or closed, not answered (RPC-CTX-1),
+/// but only when the capture holds the whole history of the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AssocFacts {
+    /// The call's context id: the request's, or the fault's when the request was not seen.
+    pub context_id: u16,
+    /// What the binds seen before the answer made of that id.
+    pub context: ContextState,
+    /// Whether the connection's start (SYN or SYN-ACK) was captured. Without it, binds before
+    /// the capture began are unknown.
+    pub start_seen: bool,
+    /// Whether bytes of the connection were missing (a gap) before the answer: a bind or its
+    /// answer may be in the hole.
+    pub gap_before: bool,
+    /// How the connection ended, for a call it left unanswered.
+    pub ended: ConnEnd,
+}
+
+impl AssocFacts {
+    /// Whether any bind or alter_context was seen on the connection before the answer.
+    pub fn any_bind(&self) -> bool {
+        self.context != ContextState::NoBind
+    }
+
+    /// Whether the capture holds the connection's whole association history up to the answer
+    /// (its start was captured and nothing was missing since), so that a context not seen
+    /// accepted really was not.
+    pub fn history_complete(&self) -> bool {
+        self.start_seen && !self.gap_before
+    }
+}
+
+/// What the binds and alter_contexts seen on a connection made of one context id (the latest
+/// answer naming it wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ContextState {
+    /// A bind_ack or alter_context_resp accepted it.
+    Accepted,
+    /// A bind_ack or alter_context_resp rejected it (any result but acceptance), or a bind_nak
+    /// answered the bind that offered it.
+    Rejected,
+    /// Binds were seen, but no answer to one accepted or rejected this id (never offered, or
+    /// offered and never answered).
+    NotNegotiated,
+    /// No bind or alter_context was seen on the connection.
+    #[default]
+    NoBind,
+}
+
+impl ContextState {
+    /// Short text for reports: `accepted`, `rejected`, `never negotiated`, `no bind`.
+    pub fn text(self) -> &'static str {
+        match self {
+            ContextState::Accepted => "accepted",
+            ContextState::Rejected => "rejected",
+            ContextState::NotNegotiated => "never negotiated",
+            ContextState::NoBind => "no bind",
+        }
+    }
+}
+
+/// How a connection ended, as far as the capture shows (for a call it left unanswered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConnEnd {
+    /// It had not ended when the record was made (the call was superseded, not left).
+    #[default]
+    Open,
+    /// FIN from both sides, a RST, or the 5-tuple reused by a new SYN: the connection closed.
+    Closed,
+    /// No packet for the reassembly's idle timeout: the host stayed silent.
+    Idle,
+    /// The capture ended (or the connection was evicted) with the connection open: nothing
+    /// shows what the host did next.
+    CaptureEnded,
 }
 
 /// What replay needs beyond the views: the decoded request and the response as captured.
@@ -776,6 +859,9 @@ pub struct FaultRecord {
     pub packet: u64,
     /// The request that was faulted, when seen and decodable.
     pub request: Option<Box<RequestView>>,
+    /// What the connection's binds made of the faulted call's context; not serialised.
+    #[serde(skip)]
+    pub assoc: AssocFacts,
 }
 
 /// Missing bytes.

@@ -1,24 +1,69 @@
 //! `kmsspec decode`: runs [`decode_capture`] on each file and renders the records as text
-//! blocks, JSON Lines or a YAML list, with a progress bar on a terminal for large files.
+//! blocks, JSON Lines or a YAML list (and, with `--html`, a page per capture), with a
+//! progress bar on a terminal for large files.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 
-use super::{DecodeArgs, DecodeFormat, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::capture::decode::{decode_capture, DecodeConfig};
-use crate::capture::records::{
-    interface_text, interface_version_text, ndr_name, result_text, syntax_text, ExchangeRecord,
-    Record,
-};
+use crate::capture::records::Record;
 use crate::capture::FlowConfig;
-use crate::wire::rpc::TransferSyntaxKind;
+use crate::report::html::{decode_page, CapturePage};
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
 const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Most records of one capture put on the `--html` page (the totals still count them all).
+pub const HTML_MAX_RECORDS: usize = 5_000;
+
+/// Output format of `decode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecodeFormat {
+    /// Human-readable blocks.
+    #[default]
+    Text,
+    /// JSON Lines.
+    Json,
+    /// A YAML transcript.
+    Yaml,
+}
+
+/// What `kmsspec decode` is asked to do (the command line fills it in `cli/`).
+#[derive(Debug, Clone)]
+pub struct DecodeCommand {
+    /// Capture files (pcap or pcapng).
+    pub captures: Vec<PathBuf>,
+    /// Output format on stdout.
+    pub format: DecodeFormat,
+    /// Cap on buffered out-of-order bytes per connection.
+    pub max_buffer: usize,
+    /// No progress bar.
+    pub quiet: bool,
+    /// Print only what needs attention, and the summaries.
+    pub problems_only: bool,
+    /// Also write an HTML page of the captures here.
+    pub html: Option<PathBuf>,
+}
+
+impl Default for DecodeCommand {
+    /// Text output, the default 1 MiB buffer cap, every record.
+    fn default() -> Self {
+        DecodeCommand {
+            captures: Vec::new(),
+            format: DecodeFormat::Text,
+            max_buffer: 1 << 20,
+            quiet: false,
+            problems_only: false,
+            html: None,
+        }
+    }
+}
+
 /// Runs `decode`; returns the exit status (0 clean, 1 damage/errors/failed checks, 2 a file
-/// that cannot be opened or is not a capture).
-pub fn run(args: &DecodeArgs) -> i32 {
+/// that cannot be opened or is not a capture, or an output that cannot be written).
+pub fn run(args: &DecodeCommand) -> i32 {
     let stdout = io::stdout();
     let mut out = OutBuf::new(stdout.lock());
     let mut status = EXIT_OK;
@@ -30,14 +75,21 @@ pub fn run(args: &DecodeArgs) -> i32 {
         keep_raw: false,
         ..DecodeConfig::default()
     };
+    let mut pages: Vec<CapturePage> = Vec::new();
     for path in &args.captures {
         let name = path.display().to_string();
+        let mut page = CapturePage {
+            name: name.clone(),
+            ..CapturePage::default()
+        };
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
                 let _ = out.flush();
                 eprintln!("kmsspec: {name}: cannot open: {e}");
                 status = status.max(EXIT_USAGE);
+                page.error = Some(format!("cannot open: {e}"));
+                pages.push(page);
                 continue;
             }
         };
@@ -54,6 +106,13 @@ pub fn run(args: &DecodeArgs) -> i32 {
             |r| {
                 let shown =
                     !args.problems_only || r.is_problem() || matches!(r, Record::Summary(_));
+                if shown && args.html.is_some() {
+                    match r {
+                        Record::Summary(s) => page.summary = Some(s.clone()),
+                        _ if page.records.len() < HTML_MAX_RECORDS => page.records.push(r.clone()),
+                        _ => page.omitted += 1,
+                    }
+                }
                 if shown && write_err.is_none() {
                     let written = match args.format {
                         // JSON lines go straight into the output buffer (no per-line copy).
@@ -91,12 +150,22 @@ pub fn run(args: &DecodeArgs) -> i32 {
                 let _ = out.flush();
                 eprintln!("kmsspec: {name}: {e}");
                 status = status.max(EXIT_USAGE);
+                page.error = Some(e.to_string());
             }
+        }
+        if args.html.is_some() {
+            pages.push(page);
         }
     }
     if let Err(e) = out.flush() {
         if e.kind() != io::ErrorKind::BrokenPipe {
             eprintln!("kmsspec: writing output: {e}");
+            return EXIT_USAGE;
+        }
+    }
+    if let Some(p) = &args.html {
+        if let Err(e) = crate::report::write_html(p, &decode_page(&pages)) {
+            eprintln!("kmsspec: {e}");
             return EXIT_USAGE;
         }
     }
@@ -192,7 +261,7 @@ pub fn render<W: Write>(w: &mut W, format: DecodeFormat, r: &Record) -> io::Resu
             })
         }
         DecodeFormat::Yaml => w.write_all(yaml_item(r).as_bytes()),
-        DecodeFormat::Text => text(w, r),
+        DecodeFormat::Text => crate::capture::text::write_record(w, r),
     }
 }
 
@@ -204,166 +273,4 @@ pub fn yaml_item(r: &Record) -> String {
 /// A whole record list as one YAML document.
 pub fn yaml_document(records: &[Record]) -> String {
     records.iter().map(yaml_item).collect()
-}
-
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "-".to_owned(), |x| x.to_string())
-}
-
-fn named(id: &str, name: &Option<&str>) -> String {
-    match name {
-        Some(n) => format!("{n} ({id})"),
-        None => format!("unknown ({id})"),
-    }
-}
-
-fn text_exchange<W: Write>(w: &mut W, x: &ExchangeRecord) -> io::Result<()> {
-    writeln!(
-        w,
-        "exchange {} -> {} call {} ctx {} {}{} packets {}..{}",
-        x.flow.client,
-        x.flow.server,
-        x.call_id,
-        x.context_id,
-        x.ndr.unwrap_or("?"),
-        if x.ndr_guessed { " (guessed)" } else { "" },
-        opt(&x.request_packet),
-        opt(&x.response_packet)
-    )?;
-    match &x.request {
-        Some(q) => {
-            writeln!(
-                w,
-                "  request  v{} (base v{}) {}",
-                q.protocol, q.base_protocol, q.workstation
-            )?;
-            writeln!(w, "    app  {}", named(&q.app_id, &q.app))?;
-            writeln!(w, "    kms  {}", named(&q.kms_id, &q.kms))?;
-            writeln!(w, "    sku  {}", named(&q.sku_id, &q.sku))?;
-            writeln!(w, "    cmid {} (previous {})", q.cmid, q.previous_cmid)?;
-            writeln!(
-                w,
-                "    time {} N {} status {} grace {} min vm {}",
-                q.client_time, q.required_client_count, q.license_status, q.grace_minutes, q.vm
-            )?;
-        }
-        None => writeln!(w, "  request  -")?,
-    }
-    if let Some(e) = &x.request_error {
-        writeln!(w, "    error: {e}")?;
-    }
-    match &x.response {
-        Some(r) => {
-            writeln!(w, "  response v{} hresult {}", opt(&r.protocol), r.hresult)?;
-            if r.epid.is_some() {
-                writeln!(w, "    epid {} hwid {}", opt(&r.epid), opt(&r.hwid))?;
-                writeln!(
-                    w,
-                    "    count {} activation {} min renewal {} min",
-                    opt(&r.current_count),
-                    opt(&r.activation_interval),
-                    opt(&r.renewal_interval)
-                )?;
-                writeln!(w, "    cmid {} time {}", opt(&r.cmid), opt(&r.time))?;
-            }
-        }
-        None => writeln!(w, "  response -")?,
-    }
-    if let Some(e) = &x.response_error {
-        writeln!(w, "    error: {e}")?;
-    }
-    if !x.checks.is_empty() {
-        let passed = x.checks.passed();
-        writeln!(w, "  checks   {passed}/{} passed", x.checks.len())?;
-    }
-    for f in &x.failed {
-        writeln!(
-            w,
-            "    FAIL {}: observed {}, expected {}",
-            f.name, f.observed, f.expected
-        )?;
-    }
-    Ok(())
-}
-
-fn text<W: Write>(w: &mut W, r: &Record) -> io::Result<()> {
-    match r {
-        Record::Exchange(x) => text_exchange(w, x),
-        Record::Bind(b) => {
-            writeln!(
-                w,
-                "{} {} -> {} call {} answer {}{}",
-                b.pdu,
-                b.flow.client,
-                b.flow.server,
-                b.call_id,
-                b.answer,
-                if b.kms { " [KMS]" } else { "" }
-            )?;
-            for c in &b.contexts {
-                writeln!(
-                    w,
-                    "  ctx {} {} v{} proposed [{}] result {} ndr {}",
-                    c.id,
-                    interface_text(&c.interface),
-                    interface_version_text(c.interface_version),
-                    c.proposed
-                        .iter()
-                        .map(|k| syntax_text(TransferSyntaxKind::of(&k.uuid)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    opt(&c.result.map(result_text)),
-                    c.syntax.map(ndr_name).unwrap_or("-")
-                )?;
-            }
-            Ok(())
-        }
-        Record::Fault(f) => writeln!(
-            w,
-            "fault {} -> {} call {} status {} {} packet {}",
-            f.flow.client,
-            f.flow.server,
-            f.call_id,
-            f.status,
-            f.status_name.unwrap_or(""),
-            f.packet
-        ),
-        Record::Gap(g) => writeln!(
-            w,
-            "gap {} -> {} {} {} bytes missing at stream offset {} (packet {})",
-            g.flow.client, g.flow.server, g.direction, g.missing, g.offset, g.packet
-        ),
-        Record::Error(e) => {
-            write!(w, "ERROR [{}]", e.layer)?;
-            if let Some(f) = &e.flow {
-                write!(w, " {} -> {}", f.client, f.server)?;
-            }
-            if let Some(p) = e.packet {
-                write!(w, " packet {p}")?;
-            }
-            if let Some(o) = e.file_offset {
-                write!(w, " file byte {o}")?;
-            }
-            if let Some(o) = e.stream_offset {
-                write!(w, " stream byte {o} {}", e.direction.unwrap_or(""))?;
-            }
-            writeln!(w, ": {}", e.message)
-        }
-        Record::Summary(s) => writeln!(
-            w,
-            "== {}: {} packets, {} flows ({} KMS), {} exchanges ({} answered), {} faults, {} failed checks, {} undecodable, {} gaps, {} errors{}",
-            s.capture,
-            s.packets,
-            s.flows,
-            s.kms_flows,
-            s.exchanges,
-            s.answered,
-            s.faults,
-            s.failed_checks,
-            s.undecodable,
-            s.gaps,
-            s.errors,
-            if s.damaged { ", DAMAGED" } else { "" }
-        ),
-    }
 }

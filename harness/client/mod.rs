@@ -13,4 +13,6 @@ pub use build::{
     bind_pdu, context_element, fragment_request, parse_uuid, request_pdu, request_stub, seal,
     transfer_syntax, EncodedRequest, RequestSpec, SpecError, PLAIN_BASE_LEN,
 };
-pub use sanity::{sanity_exchange, sanity_exchange_with, SanityFailure, SANITY_PRODUCT};
+pub use sanity::{
+    bind_probe, sanity_exchange, sanity_exchange_with, SanityFailure, SANITY_PRODUCT,
+};

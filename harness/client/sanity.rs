@@ -55,6 +55,27 @@ pub fn sanity_exchange(target: &dyn Target) -> Result<(), SanityFailure> {
     )
 }
 
+/// A liveness probe that leaves the host's CMID tables untouched: connects, binds NDR32 and
+/// requires a bind_ack. Used before the suite on a host declared fresh (`--fresh`), where a
+/// KMS request would add a client before the first count case.
+pub fn bind_probe(target: &dyn Target) -> Result<(), SanityFailure> {
+    let mut conn = target.connect().map_err(|e| e.to_string())?;
+    let result = (|| -> Result<(), SanityFailure> {
+        let ctx = context_element("ndr32", 0).map_err(|e| e.to_string())?;
+        conn.send(&bind_pdu(1, vec![ctx], PfcFlags::SINGLE, false))
+            .map_err(|e| format!("bind: {e}"))?;
+        match classify(
+            conn.recv().map_err(|e| format!("bind: {e}"))?,
+            NdrSyntax::Ndr32,
+        ) {
+            Answer::BindAck { .. } => Ok(()),
+            other => Err(format!("bind answered with {}", other.summary()).into()),
+        }
+    })();
+    conn.close();
+    result
+}
+
 /// [`sanity_exchange`] for a chosen product and RNG; `answered` sees the request when the host
 /// answered it (so a shadow model can count it).
 pub fn sanity_exchange_with(

@@ -13,9 +13,11 @@ use super::exec::execute;
 use super::mutator::Mutator;
 use super::oracle::{FindingClass, FuzzFinding, Oracle};
 use super::save::save_finding;
-use crate::cli::{FuzzArgs, EXIT_FAIL, EXIT_OK, EXIT_USAGE};
+use crate::cli::{EXIT_FAIL, EXIT_OK, EXIT_USAGE};
 use crate::client::{sanity_exchange_with, SplitMix64, SANITY_PRODUCT};
-use crate::target::{EmbeddedConfig, EmbeddedHost, LiveTarget, Target, TargetFacts, Timeouts};
+use crate::target::{
+    EmbeddedConfig, EmbeddedHost, LiveTarget, Target, TargetFacts, TargetOptions, Timeouts,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -28,6 +30,40 @@ pub const REPORT_FORMAT: &str = "kmsspec-fuzz-report/1";
 pub const DEFAULT_CASES: u64 = 2000;
 /// Most reproducers saved per finding class (every finding is still counted).
 pub const MAX_SAVED_PER_CLASS: usize = 10;
+
+/// What `kmsspec fuzz` is asked to do (the command line fills it in `cli/`).
+#[derive(Debug, Clone)]
+pub struct FuzzCommand {
+    /// The target (none: the embedded reference host).
+    pub target: TargetOptions,
+    /// Seed (the same seed gives the same cases).
+    pub seed: u64,
+    /// Number of cases (default [`DEFAULT_CASES`]).
+    pub cases: Option<u64>,
+    /// Duration in seconds, instead of a number of cases.
+    pub duration: Option<u64>,
+    /// Where findings are saved.
+    pub out: PathBuf,
+    /// Replay one saved finding (`session.json`) instead of fuzzing.
+    pub replay: Option<PathBuf>,
+    /// Write the JSON report here.
+    pub json: Option<PathBuf>,
+}
+
+impl Default for FuzzCommand {
+    /// The command line's defaults: the embedded host, seed 1, `fuzz-findings/`.
+    fn default() -> Self {
+        FuzzCommand {
+            target: TargetOptions::default(),
+            seed: 1,
+            cases: None,
+            duration: None,
+            out: PathBuf::from("fuzz-findings"),
+            replay: None,
+            json: None,
+        }
+    }
+}
 
 /// How to run a fuzz session.
 #[derive(Debug, Clone)]
@@ -322,7 +358,7 @@ pub fn replay(target: &dyn Target, case: &FuzzCase) -> ReplayOutcome {
 }
 
 /// `kmsspec fuzz`: returns the exit status (0 no findings, 1 findings, 2 usage error).
-pub fn command(args: &FuzzArgs) -> i32 {
+pub fn command(args: &FuzzCommand) -> i32 {
     let t = &args.target;
     let timeouts = Timeouts {
         connect_attempts: 2,

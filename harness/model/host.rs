@@ -184,15 +184,7 @@ impl HostConfig {
     /// with [`HostConfig::keys_declared`] false (so refusing any catalog product with
     /// 0xC004F042 is allowed too). The ePIDs are the template's and mean nothing.
     pub fn with_unknown_keys(mut self) -> HostConfig {
-        if let Some(t) = self.keys.first().cloned() {
-            self.keys = UNKNOWN_HOST_KEYS
-                .into_iter()
-                .map(|name| InstalledKey {
-                    host_key: name.to_string(),
-                    ..t.clone()
-                })
-                .collect();
-        }
+        self.rename_keys(UNKNOWN_HOST_KEYS.iter().copied());
         self.keys_declared = false;
         self
     }
@@ -200,17 +192,21 @@ impl HostConfig {
     /// This configuration for a host declared to hold exactly `names` (`--host-key`), whose
     /// ePIDs and HwIds are not known in advance.
     pub fn with_declared_keys(mut self, names: &[String]) -> HostConfig {
+        self.rename_keys(names.iter().map(String::as_str));
+        self.keys_declared = true;
+        self
+    }
+
+    /// Installs one key per name, each with the first key's ePID and HwId as placeholders.
+    fn rename_keys<'a>(&mut self, names: impl Iterator<Item = &'a str>) {
         if let Some(t) = self.keys.first().cloned() {
             self.keys = names
-                .iter()
                 .map(|name| InstalledKey {
-                    host_key: name.clone(),
+                    host_key: name.to_string(),
                     ..t.clone()
                 })
                 .collect();
         }
-        self.keys_declared = true;
-        self
     }
 }
 

@@ -2,15 +2,19 @@
 //! prints what the suite decided; it never decides a verdict itself.
 
 pub mod baseline;
+pub mod command;
 pub mod expect;
+pub mod html;
 pub mod junit;
+pub mod load;
 pub mod model;
 pub mod profile;
 pub mod terminal;
 pub mod verdict;
 
 pub use model::{
-    CaseReport, Finding, ProfileEntry, RunReport, Summary, TargetHealth, REPORT_SCHEMA,
+    CaseReport, Finding, ProfileEntry, RunReport, Summary, TargetHealth, WireDir, WireEntry,
+    REPORT_SCHEMA,
 };
 pub use verdict::{Level, Verdict};
 
@@ -34,4 +38,9 @@ pub fn emit(
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(())
+}
+
+/// Writes an HTML page to `path` (`--html`), naming the file in the error.
+pub fn write_html(path: &std::path::Path, page: &str) -> Result<(), String> {
+    std::fs::write(path, page).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -61,11 +61,55 @@ pub struct CaseReport {
     /// Set when the expectations file lists this case as a known failure, with its reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_failure: Option<String>,
+    /// Every PDU sent and received during the case (bytes and decoded form) and the
+    /// connection events between them, for the HTML report. Absent from older reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wire: Vec<WireEntry>,
     /// A model self-check (activation-service cases): it runs in-process and never touches
     /// the target, so its verdict is counted apart from the host's ([`RunReport::self_checks`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub self_check: bool,
 }
+
+/// Which way a [`WireEntry`] went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireDir {
+    /// kmsspec wrote the bytes to the target.
+    Sent,
+    /// The target sent the bytes.
+    Received,
+    /// No bytes: a connection opened, closed or reset, or the target stayed silent.
+    Event,
+}
+
+/// One PDU (or connection event) of a case, so a report reader sees exactly what went over
+/// the wire and what it meant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireEntry {
+    /// Connection number within the case, from 1 in the order they were opened.
+    pub conn: u32,
+    /// Direction.
+    pub dir: WireDir,
+    /// One line: the PDU type and header fields, or the event.
+    pub summary: String,
+    /// The bytes in lower-case hex (empty for events; cut at [`WIRE_HEX_LIMIT`] bytes, the
+    /// summary then says how many there were).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hex: String,
+    /// The decode records this entry completed (a bind with its ack, an exchange with its
+    /// response checks, a fault…), in `kmsspec decode`'s text form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoded: Vec<String>,
+}
+
+/// Most bytes of one PDU kept as hex in a [`WireEntry`] (KMS PDUs are a few hundred bytes;
+/// a hostile case may send far more).
+pub const WIRE_HEX_LIMIT: usize = 4096;
+
+/// Most [`WireEntry`]s kept per case (pipelines and 1-byte writes could make thousands); the
+/// last entry then says how many were left out.
+pub const WIRE_ENTRY_LIMIT: usize = 400;
 
 impl CaseReport {
     /// Grades the case from its findings: the worst verdict of a missed check that is not a
@@ -184,6 +228,10 @@ pub struct RunReport {
     pub tool_version: String,
     /// What was tested: `embedded` or `HOST:PORT`, or a capture list for replays.
     pub target: String,
+    /// The target's short name in reports that compare runs (`run --name`; `HOST:PORT` or
+    /// `embedded` by default). Absent from older reports: see [`RunReport::display_name`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Start of the run, RFC 3339 UTC.
     pub started: String,
     /// Wall time of the run.
@@ -219,6 +267,7 @@ impl RunReport {
             schema: REPORT_SCHEMA.to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             target,
+            name: None,
             started,
             duration_ms,
             health,
@@ -227,6 +276,16 @@ impl RunReport {
             run_failure: None,
             host_profile: Vec::new(),
             cases,
+        }
+    }
+
+    /// The name to show for this run: `name`, else `embedded` for an embedded host, else the
+    /// target text.
+    pub fn display_name(&self) -> &str {
+        match &self.name {
+            Some(n) if !n.trim().is_empty() => n,
+            _ if self.target.starts_with("embedded") => "embedded",
+            _ => &self.target,
         }
     }
 
@@ -273,6 +332,7 @@ pub(crate) mod tests {
             transcript: vec![],
             duration_ms: 1,
             expected_failure: expected_failure.map(str::to_string),
+            wire: vec![],
             self_check: false,
         }
     }
@@ -338,5 +398,35 @@ pub(crate) mod tests {
             vec![case("A", Verdict::Fail, None)],
         );
         assert_eq!(r2.exit_code(), 1);
+    }
+
+    #[test]
+    fn reports_without_the_newer_fields_still_load() {
+        let r = RunReport::new(
+            "embedded reference host (127.0.0.1:4000)".into(),
+            "now".into(),
+            0,
+            TargetHealth::default(),
+            vec![case("A", Verdict::Pass, None)],
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            !json.contains("\"wire\"") && !json.contains("\"name\""),
+            "{json}"
+        );
+        let back: RunReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(back.display_name(), "embedded");
+        let named = RunReport {
+            name: Some("vlmcsd 1113".into()),
+            target: "127.0.0.1:1688".into(),
+            ..back.clone()
+        };
+        assert_eq!(named.display_name(), "vlmcsd 1113");
+        let live = RunReport {
+            target: "127.0.0.1:1688".into(),
+            ..back
+        };
+        assert_eq!(live.display_name(), "127.0.0.1:1688");
     }
 }

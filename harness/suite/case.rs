@@ -383,6 +383,9 @@ pub struct RawStep {
     pub chunk_delay_ms: Option<u64>,
     /// Acceptable outcomes (`answer`, `error`, `fault`, `close`, `reject`, `silence`).
     pub expect: OutcomeSet,
+    /// The fault status required when the answer is a fault (hex, e.g. `0x1C010003`).
+    #[serde(default)]
+    pub fault_status: Option<String>,
     /// Run a sanity exchange on a fresh connection afterwards.
     #[serde(default)]
     pub then_sanity: bool,

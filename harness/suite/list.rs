@@ -2,7 +2,30 @@
 //! source underneath, so a reader sees what the suite checks without running it.
 
 use super::loader::LoadedCase;
+use crate::cli::{EXIT_OK, EXIT_USAGE};
 use std::fmt::Write as _;
+use std::path::PathBuf;
+
+/// What `kmsspec list` is asked to do (the command line fills it in `cli/`).
+#[derive(Debug, Clone, Default)]
+pub struct ListCommand {
+    /// Spec files or folders (empty: `specs/`).
+    pub specs: Vec<PathBuf>,
+}
+
+/// Runs `kmsspec list`: prints every case; exit 0, or 2 when the specs do not load.
+pub fn command(cmd: &ListCommand) -> i32 {
+    match super::names::load_default(&cmd.specs) {
+        Ok(cases) => {
+            print!("{}", render_list(&cases));
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("kmsspec: {e}");
+            EXIT_USAGE
+        }
+    }
+}
 
 /// One line per case (`id  level  family  title`), then the rule and source indented; a
 /// closing line with the totals per family.

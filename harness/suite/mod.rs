@@ -7,6 +7,7 @@ pub mod list;
 pub mod loader;
 pub mod mutate;
 pub mod names;
+pub mod record;
 pub mod replay;
 pub mod runner;
 pub mod subject;

@@ -4,9 +4,17 @@
 //! Every exchange of a capture becomes a [`CaseReport`] (family `REPLAY`): the §8 RPC checks of
 //! the captured response PDU ([`rpc_response_checks`]), the §3.6 checks of the KMS response
 //! ([`kms_response_checks`]), and the model's verdict from a [`KmsHost::observing`] host per
-//! captured server (counts judged against certain bounds, never guessed). A genuine client's
-//! view of the answer is an INFO finding. Faults, unanswered requests, stream damage and
+//! captured server: `model.outcome` (answer or refusal, and which HRESULT) decides; the count
+//! against the certain bounds (`model.count`) and a genuine client's view (`client.activates`)
+//! are side findings, shown but never deciding. Faults, unanswered requests, stream damage and
 //! unreadable captures are cases too; nothing in a capture makes replay panic.
+//!
+//! Each call is judged with its connection's association as the capture shows it
+//! ([`AssocFacts`]): a request on a context that no bind or alter_context accepted (rejected,
+//! never negotiated, or no bind at all) must be faulted with nca_unk_if or closed (RPC-CTX-1,
+//! as `run` judges ROB-REQ-BEFORE-BIND-1 and ROB-CTX-*): such a fault PASSes, an answer FAILs.
+//! When the capture lacks the connection's start or has a hole before the call, binds may be
+//! missing from it, so that is recorded (INFO) and not judged.
 //!
 //! With a target, each decoded request is rebuilt with the same fields but a fresh client time
 //! and IV, sent on a new association bound with the captured NDR syntax, judged the same way,
@@ -14,21 +22,24 @@
 //! differ where the model allows it; the model judges the new answer on its own).
 
 use super::judge::{kms_response_checks, rpc_response_checks, Findings, SentCall};
-use crate::capture::records::{ExchangeRecord, FaultRecord, Flow, Record};
+use crate::capture::records::{
+    AssocFacts, ConnEnd, ContextState, ExchangeRecord, FaultRecord, Flow, Record,
+};
 use crate::capture::{decode_capture, CaptureReader, DecodeConfig};
-use crate::cli::{ReplayArgs, EXIT_OK, EXIT_USAGE};
+use crate::cli::{EXIT_OK, EXIT_USAGE};
 use crate::client::{bind_pdu, classify, context_element, Answer, EncodedRequest, RequestSpec};
 use crate::host::convert::activation_request;
-use crate::model::decision::HR_KMS_ID_MISMATCH;
-use crate::model::{rules, HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp};
+use crate::model::{
+    HostConfig, HostResponse, KmsClient, KmsHost, Observed, Timestamp, Verdict as CountVerdict,
+};
 use crate::report::TargetHealth;
 use crate::report::{CaseReport, Finding, Level, RunReport, Verdict};
 use crate::rng::SplitMix64;
-use crate::target::Target;
+use crate::target::{Target, TargetOptions};
 use crate::wire::kms::{DecodedRequest, DecodedResponse};
 use crate::wire::rpc::{NdrSyntax, PfcFlags};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The case family of every replay case.
@@ -37,6 +48,16 @@ pub const FAMILY: &str = "REPLAY";
 /// Where the rules replay enforces are written.
 const SOURCE: &str =
     "kms-protocol.md §3.6 (response), §8 (RPC); model rules (rules-and-failures.md)";
+
+/// The rule a call on a context not bound on its connection breaks when it is answered
+/// (rules-and-failures.md §2; the rule of the run cases ROB-REQ-BEFORE-BIND-1 and ROB-CTX-*).
+const RULE_CTX: &str = "RPC-CTX-1";
+
+/// The check name of the association judgement.
+const CHECK_CTX: &str = "rpc.unbound_context";
+
+/// What a conforming host does with a call on a context that is not bound.
+const EXPECT_CTX: &str = "fault nca_unk_if (0x1C010003) or a closed connection";
 
 /// Replay settings.
 #[derive(Default)]
@@ -73,15 +94,13 @@ impl Outcome {
     }
 }
 
-/// Per-capture replay state: one observing model host per captured server, flow numbering,
-/// which flows bound the KMS interface.
+/// Per-capture replay state: one observing model host per captured server, flow numbering.
 struct CaptureState<'a> {
     stem: String,
     times: Vec<u64>,
     hosts: HashMap<String, KmsHost>,
     target_host: Option<KmsHost>,
     flows: Vec<Flow>,
-    bound: Vec<Flow>,
     opts: &'a ReplayOptions<'a>,
     rng: SplitMix64,
     cases: Vec<CaseReport>,
@@ -112,7 +131,6 @@ pub fn replay_bytes(bytes: &[u8], stem: &str, opts: &ReplayOptions<'_>) -> Vec<C
         hosts: HashMap::new(),
         target_host: KmsHost::observing(unknown_host_config()).ok(),
         flows: Vec::new(),
-        bound: Vec::new(),
         opts,
         rng: SplitMix64::new(opts.seed ^ 0x5EED_0FAE_91A7),
         cases: Vec::new(),
@@ -212,6 +230,7 @@ fn problem_case(stem: &str, what: &str, verdict: Verdict, reason: String) -> Cas
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        wire: Vec::new(),
         self_check: false,
     }
 }
@@ -223,31 +242,11 @@ fn ndr_of(name: Option<&str>) -> NdrSyntax {
     }
 }
 
-/// The model configuration for a host whose keys are unknown: the newest Windows host key and
-/// every Office host key (an Office key serves its own release only), so the model never
-/// refuses a
-/// product that some host key could serve.
+/// The model configuration for a captured host, whose keys nobody declared
+/// ([`HostConfig::with_unknown_keys`]): the model never refuses a product some host key could
+/// serve, and answering or refusing any catalog product with 0xC004F042 is allowed.
 pub fn unknown_host_config() -> HostConfig {
-    let mut c = HostConfig::default();
-    let template = c.keys.first().cloned();
-    if let Some(t) = template {
-        c.keys = [
-            "Windows Server 2025",
-            "Office LTSC 2024",
-            "Office LTSC 2021",
-            "Office 2019",
-            "Office 2016",
-            "Office 2013",
-            "Office 2010",
-        ]
-        .into_iter()
-        .map(|name| crate::model::InstalledKey {
-            host_key: name.to_string(),
-            ..t.clone()
-        })
-        .collect();
-    }
-    c
+    HostConfig::default().with_unknown_keys()
 }
 
 fn hr(v: u32) -> String {
@@ -297,6 +296,7 @@ impl CaptureState<'_> {
             transcript: t,
             duration_ms: 0,
             expected_failure: None,
+            wire: Vec::new(),
             self_check: false,
         });
     }
@@ -305,9 +305,6 @@ impl CaptureState<'_> {
         match r {
             Record::Bind(b) => {
                 self.flow_no(&b.flow);
-                if b.kms && b.answer == "ack" && b.contexts.iter().any(|c| c.syntax.is_some()) {
-                    self.bound.push(b.flow.clone());
-                }
             }
             Record::Exchange(x) => self.exchange(x),
             Record::Fault(f) => self.fault(f),
@@ -380,46 +377,34 @@ impl CaptureState<'_> {
 
     fn fault(&mut self, fr: &FaultRecord) {
         let n = self.flow_no(&fr.flow);
-        let bound = self.bound.contains(&fr.flow);
         let mut f = Findings::default();
-        let unk_if = fr.status_name == Some("nca_unk_if");
-        let (passed, level, expected) = match (bound, unk_if) {
-            (false, true) => (
-                true,
-                Level::Must,
-                "nca_unk_if for a call on a context never bound",
-            ),
-            (false, false) => (
-                false,
-                Level::Should,
-                "nca_unk_if for a call on a context never bound",
-            ),
-            (true, _) => (
-                fr.request.is_none(),
-                Level::Must,
-                "a response to a well-formed KMS request on a bound context",
-            ),
+        let fault = Reaction::Fault {
+            status: &fr.status,
+            name: fr.status_name,
         };
-        f.check(
-            "rpc.fault",
-            Some("RPC-§8"),
-            level,
-            passed,
-            expected,
-            format!(
-                "fault {} ({})",
-                fr.status,
-                fr.status_name.unwrap_or("unknown")
-            ),
-        );
+        let ctx = judge_context(&mut f, &fr.assoc, fault);
+        if ctx == Ctx::Bound {
+            // A bound KMS call is answered; faulting one that did not decode is allowed.
+            f.check(
+                "rpc.fault",
+                Some("RPC-§8"),
+                Level::Must,
+                fr.request.is_none(),
+                "a response to a well-formed KMS request on a bound context",
+                fault.text(),
+            );
+        }
         let id = format!("REPLAY-{}-{n}-{}", self.stem, fr.call_id);
         let title = format!("{}: fault {}", self.stem, fr.status);
+        let mut transcript = vec![format!("fault status={} call_id={}", fr.status, fr.call_id)];
+        transcript.extend(association_line(&fr.assoc));
         self.push(
             id,
             title,
-            "A call on an unbound context is faulted (nca_unk_if); a bound KMS call is answered.",
+            "A call on a context not bound on its connection is faulted with nca_unk_if or closed \
+             (RPC-CTX-1); a well-formed KMS call on a bound context is answered.",
             f.list,
-            vec![format!("fault status={} call_id={}", fr.status, fr.call_id)],
+            transcript,
         );
     }
 
@@ -458,7 +443,21 @@ impl CaptureState<'_> {
                 r.protocol, r.cmid, r.required_client_count, r.app_id
             ));
         }
+        // The association is judged for requests the capture holds (a response whose request
+        // was not captured is already not judged).
+        let ctx = if x.request_packet.is_some() {
+            let reaction = match &x.response {
+                Some(_) => Reaction::Answer,
+                None => Reaction::Nothing(x.assoc.ended),
+            };
+            transcript.extend(association_line(&x.assoc));
+            judge_context(&mut f, &x.assoc, reaction)
+        } else {
+            Ctx::Bound
+        };
         match &x.response {
+            // Not bound (or not knowably bound): the finding above judged the missing answer.
+            None if ctx != Ctx::Bound => transcript.push("no answer".into()),
             None => {
                 let expected = if req.is_some() {
                     "a response"
@@ -504,7 +503,11 @@ impl CaptureState<'_> {
                 if let Some(m) = message {
                     kms_response_checks(&mut f, req, m);
                 }
-                self.judge_model(&mut f, x, req);
+                // An answer on a context not bound should not exist: what the model allows
+                // for it means nothing, and whether the host counted it is unknown.
+                if ctx != Ctx::Unbound {
+                    self.judge_model(&mut f, x, req);
+                }
             }
             // The request was not captured (the capture started after it, or behind a hole):
             // nothing says what the host was asked, so only the answer's form is judged.
@@ -536,20 +539,25 @@ impl CaptureState<'_> {
             }
             None => {}
         }
-        if let (Some(t), Some(req)) = (self.opts.target, req) {
+        // A request on a context not bound is not re-sent: on the new, bound association it
+        // would be another question.
+        if let (Some(t), Some(req), false) = (self.opts.target, req, ctx == Ctx::Unbound) {
             f.step = 1;
             self.resend(&mut f, &mut transcript, t, x, req);
         }
         self.push(
             id,
             title,
-            "The captured answer conforms to the protocol (§3.6, §8) and the model allows it.",
+            "The captured answer conforms to the protocol (§3.6, §8) and the model allows it; a \
+             request on a context not bound is faulted (nca_unk_if) or closed (RPC-CTX-1).",
             f.list,
             transcript,
         );
     }
 
-    /// The model's verdict on the captured answer and a genuine client's view of it.
+    /// The model's verdict on the captured answer: `model.outcome` (the kind of outcome:
+    /// answer, or refusal with its HRESULT) decides; the count against the certain bounds
+    /// (`model.count`) and a genuine client's view (`client.activates`) are side findings.
     fn judge_model(&mut self, f: &mut Findings, x: &ExchangeRecord, req: &DecodedRequest) {
         let now = self.now_for(x, req);
         let server = x.flow.server.to_string();
@@ -562,8 +570,12 @@ impl CaptureState<'_> {
             return;
         };
         let decision = host.handle(&activation_request(req), now);
-        let rules: Vec<String> = decision.rules.iter().map(ToString::to_string).collect();
-        let rule_text = rules.join(",");
+        let rule_text = decision
+            .rules
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let (observed, hresult, count) = match (&x.response, raw_response(x)) {
             (Some(_), Some(resp)) if response_hresult(x) == 0 => (
                 Some(Observed::Answer {
@@ -581,33 +593,39 @@ impl CaptureState<'_> {
         let Some(observed) = observed else {
             return;
         };
-        let mut verdict = decision.permits(observed);
-        // The captured host's keys are unknown: refusing a product as not served by its key
-        // (0xC004F042) is allowed for any product, not only those no key serves.
-        if verdict.is_err()
-            && matches!(observed, Observed::Refuse { hresult } if hresult == HR_KMS_ID_MISMATCH)
-        {
-            verdict = Ok(Some(rules::HIER_HOST_KEY));
-        }
+        let verdict = decision.permits_outcome(observed);
         f.check(
             "model.outcome",
-            Some(rules.first().map_or("MODEL", String::as_str)),
+            Some(decision.outcome_rule().map_or("MODEL", |r| r.0)),
             Level::Must,
             verdict.is_ok(),
             match decision.answer() {
-                Some(a) => format!(
-                    "answer with count in {}..{} (rules {rule_text})",
+                Some(_) => format!("an answer (rules {rule_text})"),
+                None => format!("error {} (rules {rule_text})", hr(decision.hresult())),
+            },
+            match &verdict {
+                Ok(Some(alt)) => format!("{observed:?}, allowed by {alt}"),
+                Ok(None) => format!("{observed:?}"),
+                Err(why) => why.clone(),
+            },
+        );
+        let judged = match observed {
+            Observed::Answer { count } => decision.judge_count(count).zip(decision.answer()),
+            Observed::Refuse { .. } => None,
+        };
+        if let Some(((v, rule), a)) = judged {
+            f.side(
+                "model.count",
+                Some(rule.0),
+                v == CountVerdict::Consistent,
+                format!(
+                    "count in {}..{}",
                     a.count_bounds.min,
                     a.count_bounds.max.map_or("∞".into(), |m| m.to_string())
                 ),
-                None => format!("error {} (rules {rule_text})", hr(decision.hresult())),
-            },
-            match (&verdict, observed) {
-                (Ok(Some(alt)), _) => format!("{observed:?}, allowed by {alt}"),
-                (Ok(None), _) => format!("{observed:?}"),
-                (Err(why), _) => why.clone(),
-            },
-        );
+                count.to_string(),
+            );
+        }
         let resp = raw_response(x);
         let mut client = KmsClient::new(req.base.required_client_count, now);
         let outcome = client.on_response(
@@ -619,10 +637,9 @@ impl CaptureState<'_> {
             },
             now,
         );
-        f.check(
+        f.side(
             "client.activates",
             Some("THR-CLIENT-25"),
-            Level::Info,
             outcome.activated,
             format!(
                 "a genuine client with N={} activates",
@@ -735,6 +752,115 @@ impl CaptureState<'_> {
         let old = captured_outcome(x);
         compare(f, &old, &new, req.base.required_client_count);
     }
+}
+
+/// How the host reacted to a call, for the association judgement.
+#[derive(Debug, Clone, Copy)]
+enum Reaction<'a> {
+    /// A fault PDU: its status text and name, when known.
+    Fault {
+        status: &'a str,
+        name: Option<&'static str>,
+    },
+    /// A response PDU (success or error stub): the call was processed.
+    Answer,
+    /// No answer; how the connection ended.
+    Nothing(ConnEnd),
+}
+
+impl Reaction<'_> {
+    fn text(self) -> String {
+        match self {
+            Reaction::Fault { status, name } => {
+                format!("fault {status} ({})", name.unwrap_or("unknown"))
+            }
+            Reaction::Answer => "an answer (the call was processed)".into(),
+            Reaction::Nothing(ConnEnd::Closed) => "no answer; the connection was closed".into(),
+            Reaction::Nothing(ConnEnd::Idle) => {
+                "no answer and no close: the host stayed silent".into()
+            }
+            Reaction::Nothing(ConnEnd::CaptureEnded) => "no answer before the capture ended".into(),
+            Reaction::Nothing(ConnEnd::Open) => "no answer before the next call".into(),
+        }
+    }
+}
+
+/// What the association judgement made of a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    /// Its context was accepted: it is judged as a bound call.
+    Bound,
+    /// Its context was not bound, and the capture shows the whole association: judged by
+    /// RPC-CTX-1.
+    Unbound,
+    /// Its context was not seen accepted, but the capture may lack the bind: not judged.
+    Unknown,
+}
+
+/// The association of a call as a transcript line, when its context was not accepted.
+fn association_line(a: &AssocFacts) -> Option<String> {
+    (a.context != ContextState::Accepted).then(|| {
+        format!(
+            "association: context {} {}{}",
+            a.context_id,
+            a.context.text(),
+            if a.history_complete() {
+                ""
+            } else {
+                " (the capture may lack binds)"
+            }
+        )
+    })
+}
+
+/// Judges a call by its connection's association (RPC-CTX-1): a call on a context that no bind
+/// or alter_context accepted must be faulted with nca_unk_if or closed, not answered. Records
+/// nothing for a call on an accepted context.
+fn judge_context(f: &mut Findings, a: &AssocFacts, r: Reaction<'_>) -> Ctx {
+    let state = match a.context {
+        ContextState::Accepted => return Ctx::Bound,
+        ContextState::Rejected => format!("context {} was rejected", a.context_id),
+        ContextState::NotNegotiated => {
+            format!("context {} was never accepted by a bind", a.context_id)
+        }
+        ContextState::NoBind => "no bind on the connection".to_string(),
+    };
+    if !a.history_complete() {
+        let why = if a.start_seen {
+            "bytes of the connection are missing before it"
+        } else {
+            "the capture starts mid-connection"
+        };
+        f.check(
+            CHECK_CTX,
+            Some(RULE_CTX),
+            Level::Info,
+            false,
+            "the connection's binds in the capture",
+            format!(
+                "not judged: {state} in the capture, but {why}; {}",
+                r.text()
+            ),
+        );
+        return Ctx::Unknown;
+    }
+    let (passed, level) = match r {
+        Reaction::Fault { name, .. } => (name == Some("nca_unk_if"), Level::Must),
+        Reaction::Answer => (false, Level::Must),
+        Reaction::Nothing(ConnEnd::Closed) => (true, Level::Must),
+        Reaction::Nothing(ConnEnd::Idle) => (false, Level::Must),
+        // The capture stops before the host's reaction: nothing to judge.
+        Reaction::Nothing(ConnEnd::CaptureEnded | ConnEnd::Open) => (false, Level::Info),
+    };
+    f.check(
+        CHECK_CTX,
+        Some(RULE_CTX),
+        level,
+        passed,
+        EXPECT_CTX,
+        format!("{state}: {}", r.text()),
+    );
+    Ctx::Unbound
 }
 
 fn response_hresult(x: &ExchangeRecord) -> u32 {
@@ -853,8 +979,25 @@ fn compare(f: &mut Findings, old: &Outcome, new: &Outcome, n: u32) {
     diff("hwid", hw(a) == hw(b), hw(a).to_string(), hw(b).to_string());
 }
 
+/// What `kmsspec replay` is asked to do (the command line fills it in `cli/`).
+#[derive(Debug, Clone, Default)]
+pub struct ReplayCommand {
+    /// Capture files.
+    pub captures: Vec<PathBuf>,
+    /// The target to re-send each captured request to (none: judge the captures only).
+    pub target: TargetOptions,
+    /// Write the JSON report here.
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    pub junit: Option<PathBuf>,
+    /// Write the HTML report here.
+    pub html: Option<PathBuf>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
 /// Runs `kmsspec replay` and returns the process exit status (as `run`: 0 / 1 / 2).
-pub fn command(args: &ReplayArgs) -> i32 {
+pub fn command(args: &ReplayCommand) -> i32 {
     match command_inner(args) {
         Ok(code) => code,
         Err(e) => {
@@ -864,7 +1007,7 @@ pub fn command(args: &ReplayArgs) -> i32 {
     }
 }
 
-fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
+fn command_inner(args: &ReplayCommand) -> Result<i32, String> {
     let t = &args.target;
     let live = t.live_target()?;
     let opts = ReplayOptions {
@@ -874,6 +1017,9 @@ fn command_inner(args: &ReplayArgs) -> Result<i32, String> {
     };
     let report = replay_all(&args.captures, &opts);
     crate::report::emit(&report, args.json.as_deref(), args.junit.as_deref())?;
+    if let Some(p) = &args.html {
+        crate::report::write_html(p, &crate::report::html::run_page(&report))?;
+    }
     let code = report.exit_code();
     Ok(if code == 0 { EXIT_OK } else { code })
 }

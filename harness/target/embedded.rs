@@ -2,6 +2,8 @@
 //! never another address): an accept thread, one thread per connection with an idle timeout,
 //! a cap on concurrent connections. The protocol logic is [`crate::host`]; this module only
 //! moves bytes. It is a [`Target`] with full control: fresh, resettable, clock control.
+//! [`EmbeddedHost::start_on`] serves on an address the caller chose (`kmsspec serve`), with
+//! an optional [`ConnectionTap`] per connection that sees the bytes both ways.
 
 use super::{Connection, Target, TargetError, TargetFacts, TcpConnection, Timeouts};
 use crate::host::{Disposition, HostClock, HostConnection, HostFlaw, HostState};
@@ -59,6 +61,22 @@ impl EmbeddedConfig {
     }
 }
 
+/// Sees the bytes of one connection the embedded host serves (`kmsspec serve` logs the
+/// exchanges from them).
+pub trait ConnectionTap: Send {
+    /// Bytes the client sent, in order.
+    fn client_bytes(&mut self, bytes: &[u8]);
+    /// Bytes the host answered, in order.
+    fn host_bytes(&mut self, bytes: &[u8]);
+    /// The connection ended (called once).
+    fn closed(&mut self);
+}
+
+/// Makes the [`ConnectionTap`] of each accepted connection from its client and server
+/// addresses.
+pub type TapFactory =
+    Arc<dyn Fn(SocketAddr, SocketAddr) -> Box<dyn ConnectionTap> + Send + Sync + 'static>;
+
 /// What the accept and connection threads share.
 #[derive(Debug)]
 struct Shared {
@@ -85,6 +103,9 @@ pub struct EmbeddedHost {
     /// The host's time when it started (whole seconds): [`Target::rewind`] stops its clock
     /// there, and siblings share it, so every hermetic case sees the same time.
     epoch: Timestamp,
+    /// The port its bind_acks name as secondary address: its own, or its origin's for a
+    /// sibling, which thus answers byte for byte as its origin would.
+    advertised_port: u16,
 }
 
 /// Poll interval of connection threads (how fast they notice shutdown / idleness).
@@ -93,12 +114,27 @@ const POLL: Duration = Duration::from_millis(50);
 impl EmbeddedHost {
     /// Binds `127.0.0.1:0` and starts serving.
     pub fn start(config: EmbeddedConfig) -> io::Result<EmbeddedHost> {
-        let epoch = HostClock::System { offset_secs: 0 }.now();
-        Self::start_at(config, epoch)
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0)), None)
     }
 
-    /// Starts a host whose [`Target::rewind`] puts its clock at `epoch`.
-    fn start_at(config: EmbeddedConfig, epoch: Timestamp) -> io::Result<EmbeddedHost> {
+    /// Binds `listen` (the caller decides whether a non-loopback address is acceptable) and
+    /// starts serving; `tap` makes an observer for each accepted connection.
+    pub fn start_on(
+        config: EmbeddedConfig,
+        listen: SocketAddr,
+        tap: Option<TapFactory>,
+    ) -> io::Result<EmbeddedHost> {
+        Self::launch(config, listen, tap, None)
+    }
+
+    /// Starts a host; `origin` (start instant and port) makes it a sibling of another.
+    fn launch(
+        config: EmbeddedConfig,
+        listen: SocketAddr,
+        tap: Option<TapFactory>,
+        origin: Option<(Timestamp, u16)>,
+    ) -> io::Result<EmbeddedHost> {
+        let epoch = origin.map_or_else(|| HostClock::System { offset_secs: 0 }.now(), |o| o.0);
         let state = HostState::new(
             config.host.clone(),
             HostClock::System { offset_secs: 0 },
@@ -106,8 +142,9 @@ impl EmbeddedHost {
             config.flaw,
         )
         .map_err(|e: ConfigError| io::Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
+        let advertised_port = origin.map_or(addr.port(), |o| o.1);
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             shutdown: AtomicBool::new(false),
@@ -118,13 +155,14 @@ impl EmbeddedHost {
         let max = config.max_connections.max(1);
         let accept = std::thread::Builder::new()
             .name("kmsspec-embedded-accept".into())
-            .spawn(move || accept_loop(listener, s, addr.port(), idle, max))?;
+            .spawn(move || accept_loop(listener, s, advertised_port, idle, max, tap))?;
         Ok(EmbeddedHost {
             addr,
             shared,
             accept: Some(accept),
             config,
             epoch,
+            advertised_port,
         })
     }
 
@@ -152,8 +190,15 @@ impl EmbeddedHost {
     pub fn stop(&mut self) {
         if let Some(handle) = self.accept.take() {
             self.shared.shutdown.store(true, Ordering::SeqCst);
-            // Unblock accept().
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(500));
+            // Unblock accept() (a wildcard listener is reached on loopback).
+            let mut wake = self.addr;
+            if wake.ip().is_unspecified() {
+                wake.set_ip(match wake {
+                    SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                    SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+                });
+            }
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(500));
             let _ = handle.join();
         }
     }
@@ -165,7 +210,14 @@ impl Drop for EmbeddedHost {
     }
 }
 
-fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Duration, max: usize) {
+fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    port: u16,
+    idle: Duration,
+    max: usize,
+    tap: Option<TapFactory>,
+) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     for stream in listener.incoming() {
         if shared.shutdown.load(Ordering::SeqCst) {
@@ -179,10 +231,14 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Dura
         }
         shared.active.fetch_add(1, Ordering::SeqCst);
         let s = Arc::clone(&shared);
+        let conn_tap = match (&tap, stream.peer_addr(), stream.local_addr()) {
+            (Some(make), Ok(peer), Ok(local)) => Some(make(peer, local)),
+            _ => None,
+        };
         let spawned = std::thread::Builder::new()
             .name("kmsspec-embedded-conn".into())
             .spawn(move || {
-                serve(stream, &s, port, idle);
+                serve(stream, &s, port, idle, conn_tap);
                 s.active.fetch_sub(1, Ordering::SeqCst);
             });
         match spawned {
@@ -199,7 +255,13 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>, port: u16, idle: Dura
 
 /// Serves one connection until the peer closes, the host decides to close, the idle timeout
 /// passes or the host shuts down.
-fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
+fn serve(
+    mut stream: TcpStream,
+    shared: &Shared,
+    port: u16,
+    idle: Duration,
+    mut tap: Option<Box<dyn ConnectionTap>>,
+) {
     let _ = stream.set_nodelay(true);
     if stream
         .set_read_timeout(Some(POLL.min(idle).max(Duration::from_millis(1))))
@@ -227,6 +289,10 @@ fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
                     let mut state = shared.lock();
                     conn.feed(&mut state, buf.get(..n).unwrap_or(&[]), &mut out)
                 };
+                if let Some(t) = tap.as_mut() {
+                    t.client_bytes(buf.get(..n).unwrap_or(&[]));
+                    t.host_bytes(&out);
+                }
                 if !out.is_empty() && stream.write_all(&out).is_err() {
                     break;
                 }
@@ -244,6 +310,9 @@ fn serve(mut stream: TcpStream, shared: &Shared, port: u16, idle: Duration) {
         }
     }
     let _ = stream.shutdown(Shutdown::Both);
+    if let Some(t) = tap.as_mut() {
+        t.closed();
+    }
 }
 
 impl Target for EmbeddedHost {
@@ -297,7 +366,9 @@ impl Target for EmbeddedHost {
     }
 
     fn sibling(&self) -> Result<Box<dyn Target>, TargetError> {
-        EmbeddedHost::start_at(self.config.clone(), self.epoch)
+        let origin = Some((self.epoch, self.advertised_port));
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        EmbeddedHost::launch(self.config.clone(), loopback, None, origin)
             .map(|h| Box::new(h) as Box<dyn Target>)
             .map_err(|e| TargetError::Io(e.to_string()))
     }

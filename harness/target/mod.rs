@@ -2,6 +2,7 @@
 //! reference host on loopback or a live server. This layer moves bytes; it never judges them.
 
 pub mod embedded;
+pub mod options;
 pub mod tcp;
 
 use crate::model::HostConfig;
@@ -9,7 +10,8 @@ use crate::wire::FileTime;
 use std::fmt;
 use std::time::Duration;
 
-pub use embedded::{EmbeddedConfig, EmbeddedHost};
+pub use embedded::{ConnectionTap, EmbeddedConfig, EmbeddedHost, TapFactory};
+pub use options::TargetOptions;
 pub use tcp::{LiveTarget, TcpConnection, Timeouts};
 
 /// What is declared or known about a target; cases whose preconditions are unknown are SKIP.
@@ -139,6 +141,11 @@ pub trait Connection: Send {
     fn recv_within(&mut self, timeout: Duration) -> Result<Received, TargetError>;
     /// Closes the write side and the connection.
     fn close(&mut self);
+    /// The local and remote addresses, when the connection is a socket (the wire log of a
+    /// report names them).
+    fn addrs(&self) -> Option<(std::net::SocketAddr, std::net::SocketAddr)> {
+        None
+    }
 }
 
 /// A candidate host.

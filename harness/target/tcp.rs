@@ -238,6 +238,13 @@ impl Connection for TcpConnection {
     fn close(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
+
+    fn addrs(&self) -> Option<(SocketAddr, SocketAddr)> {
+        Some((
+            self.stream.local_addr().ok()?,
+            self.stream.peer_addr().ok()?,
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use super::case::{
 use super::judge::{kms_response_checks, rpc_response_checks, Findings, SentCall};
 use super::loader::LoadedCase;
 use super::mutate::{self, parse_hex};
+use super::record::Recorder;
 use crate::client::{
     bind_pdu, classify, context_element, fragment_request, parse_uuid, sanity_exchange_with,
     transfer_syntax, Answer, EncodedRequest, RequestSpec, SanityFailure, SplitMix64,
@@ -144,8 +145,18 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     let bar = progress_bar(opts.progress, selected_cases.len());
     let hermetic = target.facts().resettable && target.rewind().is_ok();
     let jobs = effective_jobs(opts.jobs, hermetic);
-    let mut main = Runner::new(target, opts);
-    let before = main.sanity(SANITY_PRODUCT);
+    // Every case's wire log (PDUs sent and received, decoded) is taken from a recorder: this
+    // one for the main runner, one per lane for concurrent cases.
+    let recorder = Recorder::new(target);
+    let mut main = Runner::new(&recorder, opts);
+    let facts = target.facts();
+    // On a host declared fresh that the harness cannot reset, a KMS request now would add a
+    // client before the first count case: a bind probes liveness instead.
+    let before = if facts.fresh && !facts.resettable {
+        crate::client::bind_probe(target)
+    } else {
+        main.sanity(SANITY_PRODUCT)
+    };
     let mut health = TargetHealth {
         alive_before: answered(&before),
         sanity_failure: before.err().map(|e| e.message),
@@ -160,7 +171,7 @@ pub fn run_suite(target: &dyn Target, cases: &[LoadedCase], opts: &RunOptions) -
     let (results, dead, lanes_alive) = if hermetic {
         ctx.hermetic(target, jobs)
     } else {
-        let (r, d) = ctx.shared(&mut main, jobs);
+        let (r, d) = ctx.shared(&mut main, &recorder, jobs);
         (r, d, true)
     };
     let dead_id = dead
@@ -218,9 +229,9 @@ struct PoolContext<'a> {
 }
 
 impl PoolContext<'_> {
-    /// Runs case `i` with `runner`, then checks the host still serves if the case saw
-    /// transport trouble.
-    fn run_one(&self, runner: &mut Runner, i: usize) -> schedule::Ran {
+    /// Runs case `i` with `runner`, whose target is `recorder` (the case's wire log), then
+    /// checks the host still serves if the case saw transport trouble.
+    fn run_one(&self, runner: &mut Runner, recorder: &Recorder, i: usize) -> schedule::Ran {
         let lc = self.cases[i];
         if let Some(b) = self.bar {
             b.set_message(lc.case.id.value.clone());
@@ -234,7 +245,9 @@ impl PoolContext<'_> {
                 killed_host: false,
             }
         } else {
-            let report = runner.run_case(lc);
+            recorder.take();
+            let mut report = runner.run_case(lc);
+            report.wire = recorder.take();
             let killed_host = runner.transport_trouble && !answered(&runner.sanity(SANITY_PRODUCT));
             schedule::Ran {
                 report,
@@ -278,22 +291,24 @@ impl PoolContext<'_> {
         let wanted = jobs.min(n.max(1)) + wait_lanes;
         let siblings: Vec<Box<dyn Target>> =
             (1..wanted).map_while(|_| target.sibling().ok()).collect();
-        let lanes: Vec<&dyn Target> = std::iter::once(target)
+        let recorders: Vec<Recorder> = std::iter::once(target)
             .chain(siblings.iter().map(|t| t.as_ref()))
+            .map(Recorder::new)
             .collect();
-        let workers = jobs.min(lanes.len()).max(1);
-        let queues = self.queues((0..n).collect(), lanes.len() > workers);
-        let run = |t: &mut &dyn Target, i: usize| -> schedule::Ran {
+        let workers = jobs.min(recorders.len()).max(1);
+        let queues = self.queues((0..n).collect(), recorders.len() > workers);
+        let run = |rec: &mut &Recorder, i: usize| -> schedule::Ran {
             let lc = self.cases[i];
-            if let Err(e) = t.rewind() {
+            if let Err(e) = rec.rewind() {
                 return schedule::Ran {
                     report: skipped(lc, format!("could not rewind the host: {e}")),
                     killed_host: true,
                 };
             }
-            let mut runner = Runner::for_case(*t, self.opts, &lc.case.id.value);
-            self.run_one(&mut runner, i)
+            let mut runner = Runner::for_case(*rec, self.opts, &lc.case.id.value);
+            self.run_one(&mut runner, rec, i)
         };
+        let lanes: Vec<&Recorder> = recorders.iter().collect();
         let (results, dead) = schedule::run_pool(n, queues, lanes, workers, false, &run);
         let siblings_alive = siblings
             .iter()
@@ -304,17 +319,23 @@ impl PoolContext<'_> {
     /// Cases on a shared (live) host with the main runner. One job: in case order. More: the
     /// cases that depend on host state first, in order; then the others concurrently, each
     /// worker with a copy of the main runner.
-    fn shared(&self, main: &mut Runner, jobs: usize) -> (Vec<Option<CaseReport>>, Option<usize>) {
+    fn shared(
+        &self,
+        main: &mut Runner,
+        recorder: &Recorder,
+        jobs: usize,
+    ) -> (Vec<Option<CaseReport>>, Option<usize>) {
         let n = self.cases.len();
-        let run = |r: &mut &mut Runner, i: usize| self.run_one(r, i);
+        let run = |(r, rec): &mut (&mut Runner, &Recorder), i: usize| self.run_one(r, rec, i);
         if jobs <= 1 {
             let queues = self.queues((0..n).collect(), false);
-            return schedule::run_pool(n, queues, vec![main], 1, true, &run);
+            return schedule::run_pool(n, queues, vec![(main, recorder)], 1, true, &run);
         }
         let (exclusive, free): (Vec<usize>, Vec<usize>) =
             (0..n).partition(|&i| schedule::shares_host_state(&self.cases[i].case));
         let queues = self.queues(exclusive, false);
-        let (mut results, dead) = schedule::run_pool(n, queues, vec![&mut *main], 1, true, &run);
+        let lane = vec![(&mut *main, recorder)];
+        let (mut results, dead) = schedule::run_pool(n, queues, lane, 1, true, &run);
         if dead.is_some() {
             return (results, dead);
         }
@@ -323,9 +344,14 @@ impl PoolContext<'_> {
             .filter(|&&i| schedule::waits_on_purpose(&self.cases[i].case))
             .count();
         let lanes = jobs + schedule::WAIT_LANES.min(waiting);
-        let mut forks: Vec<Runner> = (0..lanes).map(|k| main.fork(k)).collect();
+        let recorders: Vec<Recorder> = (0..lanes).map(|_| recorder.sibling_log()).collect();
+        let mut forks: Vec<Runner> = recorders
+            .iter()
+            .enumerate()
+            .map(|(k, rec)| main.fork(rec, k))
+            .collect();
         let queues = self.queues(free, lanes > jobs);
-        let lane_refs: Vec<&mut Runner> = forks.iter_mut().collect();
+        let lane_refs: Vec<(&mut Runner, &Recorder)> = forks.iter_mut().zip(&recorders).collect();
         let (second, dead) = schedule::run_pool(n, queues, lane_refs, jobs, true, &run);
         for (slot, r) in results.iter_mut().zip(second) {
             if r.is_some() {
@@ -390,6 +416,7 @@ fn base_report(lc: &LoadedCase) -> CaseReport {
         transcript: Vec::new(),
         duration_ms: 0,
         expected_failure: None,
+        wire: Vec::new(),
         self_check: c.requires.activation_service,
     }
 }
@@ -494,12 +521,13 @@ impl<'t> Runner<'t> {
         r
     }
 
-    /// A copy for concurrent worker `lane` on a shared live host: the same shadow model and
-    /// ePID / HwId memory so far, its own RNG stream.
-    fn fork(&self, lane: usize) -> Runner<'t> {
+    /// A copy for concurrent worker `lane` on a shared live host, reached through `target`
+    /// (the worker's recorder): the same shadow model and ePID / HwId memory so far, its own
+    /// RNG stream.
+    fn fork(&self, target: &'t dyn Target, lane: usize) -> Runner<'t> {
         let stream = (lane as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         Runner {
-            target: self.target,
+            target,
             opts: self.opts.clone(),
             rng: SplitMix64::new(self.opts.seed ^ 0x6b6d_7373_7065_6300 ^ stream),
             shadow: self.shadow.clone(),

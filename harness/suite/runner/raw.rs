@@ -24,6 +24,16 @@ impl<'t> Runner<'t> {
             a.outcome()
         };
         outcome_check(f, level, &r.expect, outcome);
+        if let (Some(want), Answer::Fault { status, .. }) = (&r.fault_status, &a) {
+            f.check(
+                "expect.fault_status",
+                None,
+                level,
+                request::parse_hex_u32(want) == Some(*status),
+                want.clone(),
+                format!("0x{status:08X}"),
+            );
+        }
         if r.then_sanity {
             self.then_sanity(f, st);
         }
