@@ -10,14 +10,15 @@ use kmsspec::suite::runner::{effective_jobs, run_suite, RunOptions};
 use kmsspec::target::embedded::{EmbeddedConfig, EmbeddedHost};
 use serde_json::Value;
 
-/// Cases that wait on purpose for seconds (used to keep the mutant runs short).
-const SLOW: &[&str] = &[
-    "ROB-SILENT*",
-    "ROB-PARTIAL-HEADER-1",
-    "ROB-SLOW-*",
-    "ROB-FRAGLEN-LONG-1",
-    "REQ-CHUNK-1",
-];
+/// The ids of the cases that wait on purpose (left out of the mutant runs to keep them short).
+fn waiting_ids() -> Vec<String> {
+    load_default(&[])
+        .expect("specs load")
+        .into_iter()
+        .filter(|lc| waits_on_purpose(&lc.case))
+        .map(|lc| lc.case.id.value)
+        .collect()
+}
 
 /// The JSON report without what depends on scheduling and the wall clock of the run: the
 /// timings, and the socket addresses in the wire logs (ephemeral client ports differ between
@@ -53,13 +54,13 @@ fn without_timings(report: &RunReport, wire: bool) -> Value {
 /// Runs the default suite on one host sequentially and with `jobs`, and returns both reports.
 fn sequential_and_concurrent(
     cfg: EmbeddedConfig,
-    skip: &[&str],
+    skip: &[String],
     jobs: usize,
 ) -> (RunReport, RunReport) {
     let cases = load_default(&[]).expect("specs load");
     let host = EmbeddedHost::start(cfg).expect("embedded host starts");
     let opts = |jobs| RunOptions {
-        skip: skip.iter().map(|s| s.to_string()).collect(),
+        skip: skip.to_vec(),
         seed: 7,
         jobs,
         ..RunOptions::default()
@@ -134,7 +135,8 @@ fn the_reference_host_gives_the_sequential_report_concurrently() {
 #[test]
 fn mutants_give_the_sequential_report_concurrently() {
     for flaw in [HostFlaw::FixedCountTwiceN, HostFlaw::ClosesAfterEveryAnswer] {
-        let (seq, conc) = sequential_and_concurrent(EmbeddedConfig::with_flaw(flaw), SLOW, 3);
+        let (seq, conc) =
+            sequential_and_concurrent(EmbeddedConfig::with_flaw(flaw), &waiting_ids(), 3);
         assert!(
             seq.cases
                 .iter()
@@ -157,7 +159,7 @@ fn a_case_reports_the_same_alone_and_within_the_suite() {
         &host,
         &cases,
         &RunOptions {
-            skip: SLOW.iter().map(|s| s.to_string()).collect(),
+            skip: waiting_ids(),
             ..RunOptions::default()
         },
     );
