@@ -54,6 +54,95 @@ fn seeds_reach_the_success_paths() {
     assert!(seeds
         .get("epid")
         .any(|s| kmsspec::wire::kms::Epid::parse(&String::from_utf8_lossy(s)).is_ok()));
+    // The parse-only targets start from inputs their decoder accepts, in every format.
+    for (target, accepted) in [
+        ("rpc_pdu_parse", pdu_accepted as fn(&[u8]) -> bool),
+        ("kms_request_parse", request_accepted),
+        ("kms_response_parse", response_accepted),
+    ] {
+        assert!(
+            seeds.get(target).any(accepted),
+            "{target}: no accepted seed"
+        );
+    }
+    for v in [4, 5, 6] {
+        assert!(
+            seeds
+                .get("kms_response_parse")
+                .filter_map(|s| kmsspec::wire::kms::DecodedResponse::parse(s).ok())
+                .any(|r| r.outer_version.major == v),
+            "kms_response_parse: no accepted V{v} response"
+        );
+    }
+    assert!(
+        seeds.get("capture_parse").any(|s| {
+            kmsspec::capture::CaptureReader::new(s)
+                .is_ok_and(|mut r| matches!(r.next_packet(), Some(Ok(_))))
+        }),
+        "capture_parse: no seed with a packet"
+    );
+}
+
+fn pdu_accepted(s: &[u8]) -> bool {
+    kmsspec::wire::rpc::Pdu::parse(s).is_ok()
+}
+
+fn request_accepted(s: &[u8]) -> bool {
+    kmsspec::wire::kms::DecodedRequest::parse(s).is_ok()
+}
+
+fn response_accepted(s: &[u8]) -> bool {
+    kmsspec::wire::kms::DecodedResponse::parse(s).is_ok()
+}
+
+/// `fuzz/targets` (read by CI, ClusterFuzzLite and the speed script), the shims in
+/// `fuzz/fuzz_targets/`, the `[[bin]]`s of `fuzz/Cargo.toml` and [`BYTE_TARGETS`] plus the
+/// structure-aware `model` must name the same targets, or one of them silently skips a target.
+#[test]
+fn fuzz_target_lists_agree() {
+    use std::collections::BTreeSet;
+    let fuzz = root().join("fuzz");
+    let listed: BTreeSet<String> = std::fs::read_to_string(fuzz.join("targets"))
+        .expect("fuzz/targets")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let fields: Vec<&str> = l.split(':').collect();
+            assert_eq!(fields.len(), 3, "name:max_len:ci_seconds, got {l:?}");
+            assert!(fields[1].parse::<u32>().is_ok_and(|n| n > 0), "{l:?}");
+            assert!(fields[2].parse::<u32>().is_ok_and(|n| n > 0), "{l:?}");
+            fields[0].to_owned()
+        })
+        .collect();
+    let shims: BTreeSet<String> = std::fs::read_dir(fuzz.join("fuzz_targets"))
+        .expect("fuzz/fuzz_targets")
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".rs")
+                .map(str::to_owned)
+        })
+        .collect();
+    let bins: BTreeSet<String> = std::fs::read_to_string(fuzz.join("Cargo.toml"))
+        .expect("fuzz/Cargo.toml")
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|b| {
+            let line = b.lines().find(|l| l.starts_with("name = "))?;
+            Some(
+                line.trim_start_matches("name = ")
+                    .trim_matches('"')
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut functions: BTreeSet<String> =
+        BYTE_TARGETS.iter().map(|(n, _)| (*n).to_owned()).collect();
+    functions.insert("model".to_owned());
+    assert_eq!(listed, shims, "fuzz/targets vs fuzz/fuzz_targets/*.rs");
+    assert_eq!(listed, bins, "fuzz/targets vs [[bin]]s of fuzz/Cargo.toml");
+    assert_eq!(listed, functions, "fuzz/targets vs BYTE_TARGETS + model");
 }
 
 #[test]
