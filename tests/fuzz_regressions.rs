@@ -5,6 +5,7 @@
 
 mod common;
 
+use kmsspec::capture::{CaptureError, CaptureReader};
 use kmsspec::fuzzing::seeds::SeedSet;
 use kmsspec::fuzzing::{self, ModelEvent, BYTE_TARGETS};
 use std::path::PathBuf;
@@ -215,4 +216,74 @@ fn rpc_pdu_response_stub_with_other_referent_id() {
 fn kms_response_request_versions_disagree() {
     let data = reproducer("kms_response", "request-versions-disagree");
     fuzzing::fuzz_kms_response(&data);
+}
+
+/// Everything a capture reader yields: packets (index, offset, time, link, interface,
+/// original length, bytes) and the error that stopped it, if any.
+type Reading = (
+    Vec<(u64, u64, u64, u32, u32, u32, Vec<u8>)>,
+    Option<CaptureError>,
+);
+
+fn read_all(opened: Result<CaptureReader<'_>, CaptureError>) -> Reading {
+    let mut r = match opened {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Some(e)),
+    };
+    let mut packets = Vec::new();
+    while let Some(next) = r.next_packet() {
+        match next {
+            Ok(p) => packets.push((
+                p.index,
+                p.file_offset,
+                p.timestamp_ns,
+                p.link_type,
+                p.interface,
+                p.orig_len,
+                p.data.to_vec(),
+            )),
+            Err(e) => return (packets, Some(e)),
+        }
+    }
+    (packets, None)
+}
+
+/// The capture fuzz targets open their input with `CaptureReader::for_bytes` (a buffer the
+/// input's size instead of 256 KiB): it must read every capture seed, truncated or damaged,
+/// exactly as `CaptureReader::new` does.
+#[test]
+fn for_bytes_reads_like_new() {
+    let seeds = seeds();
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for s in seeds.get("capture") {
+        inputs.push(s.to_vec());
+        for cut in [s.len() / 3, s.len() / 2, s.len().saturating_sub(1)] {
+            inputs.push(s[..cut].to_vec());
+        }
+        for at in [8, 20, 30, 40, 60] {
+            let mut damaged = s.to_vec();
+            if let Some(b) = damaged.get_mut(at) {
+                *b ^= 0xff;
+                inputs.push(damaged);
+            }
+        }
+    }
+    assert!(
+        inputs.len() > 50,
+        "too few capture inputs: {}",
+        inputs.len()
+    );
+    let mut with_packets = 0;
+    for input in &inputs {
+        let small = read_all(CaptureReader::for_bytes(input));
+        let usual = read_all(CaptureReader::new(&input[..]));
+        with_packets += usize::from(!usual.0.is_empty());
+        assert_eq!(
+            small,
+            usual,
+            "for_bytes and new differ on a {}-byte input",
+            input.len()
+        );
+    }
+    assert!(with_packets > 10, "only {with_packets} inputs had packets");
 }

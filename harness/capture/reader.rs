@@ -278,6 +278,25 @@ impl<'r> CaptureReader<'r> {
 
     /// Opens a capture; blocks claiming more than `max_block` bytes are reported as damage.
     pub fn with_limit<R: Read + 'r>(reader: R, max_block: usize) -> Result<Self, CaptureError> {
+        Self::with_buffer(reader, INITIAL_BUFFER, max_block)
+    }
+
+    /// Opens an in-memory capture with a read buffer just large enough for all of it (and the
+    /// default block limit). Same packets and errors as [`CaptureReader::new`], which starts
+    /// with a [`INITIAL_BUFFER`]-byte buffer whatever the input: for the fuzz targets, whose
+    /// inputs are a few KiB, allocating and zeroing that buffer cost more than the parsing.
+    pub fn for_bytes(bytes: &'r [u8]) -> Result<Self, CaptureError> {
+        Self::with_buffer(bytes, bytes.len(), DEFAULT_MAX_BLOCK)
+    }
+
+    /// Opens a capture whose first buffer holds `buffer` bytes (at least 64, at most
+    /// [`INITIAL_BUFFER`] or the block limit if larger); it still grows for a block that does
+    /// not fit, up to `max_block`.
+    fn with_buffer<R: Read + 'r>(
+        reader: R,
+        buffer: usize,
+        max_block: usize,
+    ) -> Result<Self, CaptureError> {
         let mut reader = FillingReader { inner: reader };
         let mut magic = [0u8; 4];
         let got = reader.read(&mut magic).map_err(|e| CaptureError::Io {
@@ -295,7 +314,7 @@ impl<'r> CaptureReader<'r> {
             | [0xa1, 0xb2, 0x3c, 0x4d] => CaptureFormat::Pcap,
             _ => return Err(CaptureError::NotACapture),
         };
-        let capacity = INITIAL_BUFFER.min(max_block.max(65_536));
+        let capacity = buffer.clamp(64, INITIAL_BUFFER.min(max_block.max(65_536)));
         let header_err = |e: PcapError<&'static [u8]>| CaptureError::BadHeader {
             reason: match e {
                 PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
