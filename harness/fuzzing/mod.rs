@@ -82,3 +82,17 @@ fn assert_offset_within(err: &crate::wire::WireError, len: usize, what: &str) {
         err.offset
     );
 }
+
+thread_local! {
+    /// One re-encoding buffer per thread, reused so oracles allocate nothing per input.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on the cleared per-thread scratch buffer (not re-entrant: `f` must not call it).
+fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    SCRATCH.with(|cell| {
+        let mut buf = cell.borrow_mut();
+        buf.clear();
+        f(&mut buf)
+    })
+}

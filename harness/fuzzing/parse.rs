@@ -5,25 +5,11 @@
 //! exchange) so that each decoder is fuzzed at hundreds of thousands of inputs a second.
 
 use super::assert_offset_within;
+use super::with_scratch;
 use crate::capture::{CaptureError, CaptureReader};
 use crate::wire::kms::crypto::cbc_encrypt;
 use crate::wire::kms::{DecodedRequest, DecodedResponse, Protocol, RequestEnvelope, ResponseBody};
 use crate::wire::rpc::Pdu;
-use std::cell::RefCell;
-
-thread_local! {
-    /// One re-encoding buffer per thread, reused so the oracle allocates nothing per input.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` on the cleared per-thread scratch buffer.
-fn with_scratch<T>(f: impl FnOnce(&mut Vec<u8>) -> T) -> T {
-    SCRATCH.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        buf.clear();
-        f(&mut buf)
-    })
-}
 
 /// `rpc_pdu_parse`: [`Pdu::parse`] alone. Accepted ⇒ [`Pdu::encode_into`] writes the input
 /// back byte for byte; refused ⇒ the error offset lies inside the input.
@@ -158,7 +144,7 @@ pub fn fuzz_kms_response_parse(data: &[u8]) {
 /// for a simple packet block); a failure's offset lies inside the input; no more packets than
 /// 16-byte records fit.
 pub fn fuzz_capture_parse(data: &[u8]) {
-    let Ok(mut reader) = CaptureReader::new(data) else {
+    let Ok(mut reader) = CaptureReader::for_bytes(data) else {
         return;
     };
     // Byte order of the pcap record fields (pcapng blocks are told apart by their type).
