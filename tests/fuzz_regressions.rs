@@ -248,9 +248,11 @@ fn read_all(opened: Result<CaptureReader<'_>, CaptureError>) -> Reading {
     (packets, None)
 }
 
-/// The capture fuzz targets open their input with `CaptureReader::for_bytes` (a buffer the
-/// input's size instead of 256 KiB): it must read every capture seed, truncated or damaged,
-/// exactly as `CaptureReader::new` does.
+/// The capture fuzz targets open their input with `CaptureReader::for_bytes` (a buffer and a
+/// block limit the input's size): it must read every capture seed, truncated or damaged, as
+/// `CaptureReader::new` does — the same packets and the same stop, except that a block
+/// claiming more than the input is `BlockTooLarge` where `new` (16 MiB limit) says
+/// `Truncated`, at the same packet and offset.
 #[test]
 fn for_bytes_reads_like_new() {
     let seeds = seeds();
@@ -259,6 +261,12 @@ fn for_bytes_reads_like_new() {
         inputs.push(s.to_vec());
         for cut in [s.len() / 3, s.len() / 2, s.len().saturating_sub(1)] {
             inputs.push(s[..cut].to_vec());
+        }
+        // A first pcap record (or an early pcapng block) claiming 1 MiB.
+        let mut huge = s.to_vec();
+        if let Some(len) = huge.get_mut(32..36) {
+            len.copy_from_slice(&[0, 0, 0x10, 0]);
+            inputs.push(huge);
         }
         for at in [8, 20, 30, 40, 60] {
             let mut damaged = s.to_vec();
@@ -273,11 +281,25 @@ fn for_bytes_reads_like_new() {
         "too few capture inputs: {}",
         inputs.len()
     );
-    let mut with_packets = 0;
+    let (mut with_packets, mut over_limit) = (0, 0);
     for input in &inputs {
-        let small = read_all(CaptureReader::for_bytes(input));
+        let mut small = read_all(CaptureReader::for_bytes(input));
         let usual = read_all(CaptureReader::new(&input[..]));
         with_packets += usize::from(!usual.0.is_empty());
+        if let Some(CaptureError::BlockTooLarge {
+            packet_index,
+            offset,
+            claimed,
+            ..
+        }) = small.1
+        {
+            assert!(claimed > input.len() as u64, "limit below the input size");
+            small.1 = Some(CaptureError::Truncated {
+                packet_index,
+                offset,
+            });
+            over_limit += 1;
+        }
         assert_eq!(
             small,
             usual,
@@ -286,4 +308,5 @@ fn for_bytes_reads_like_new() {
         );
     }
     assert!(with_packets > 10, "only {with_packets} inputs had packets");
+    assert!(over_limit > 0, "no input claimed a block beyond its end");
 }

@@ -281,12 +281,15 @@ impl<'r> CaptureReader<'r> {
         Self::with_buffer(reader, INITIAL_BUFFER, max_block)
     }
 
-    /// Opens an in-memory capture with a read buffer just large enough for all of it (and the
-    /// default block limit). Same packets and errors as [`CaptureReader::new`], which starts
-    /// with a [`INITIAL_BUFFER`]-byte buffer whatever the input: for the fuzz targets, whose
-    /// inputs are a few KiB, allocating and zeroing that buffer cost more than the parsing.
+    /// Opens an in-memory capture with a read buffer just large enough for all of it, and a
+    /// block limit of its size (at least 64 KiB, as for [`CaptureReader::with_limit`]). Same
+    /// packets as [`CaptureReader::new`]; a block claiming more than the input holds (so it
+    /// could not be complete) stops the reader as `BlockTooLarge` instead of `Truncated`, at the
+    /// same packet and offset. Exists for the fuzz targets, whose inputs are a few KiB: `new`
+    /// allocates and zeroes a 256 KiB buffer per input, and grows it up to 16 MiB for a
+    /// block length a mutation made huge, which cost more than the parsing.
     pub fn for_bytes(bytes: &'r [u8]) -> Result<Self, CaptureError> {
-        Self::with_buffer(bytes, bytes.len(), DEFAULT_MAX_BLOCK)
+        Self::with_buffer(bytes, bytes.len(), bytes.len())
     }
 
     /// Opens a capture whose first buffer holds `buffer` bytes (at least 64, at most
