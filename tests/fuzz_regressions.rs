@@ -310,3 +310,29 @@ fn for_bytes_reads_like_new() {
     assert!(with_packets > 10, "only {with_packets} inputs had packets");
     assert!(over_limit > 0, "no input claimed a block beyond its end");
 }
+
+/// Found profiling `capture_parse`: a pcapng section header that does not parse was reported
+/// with every byte of the buffer in the reason (a `Vec<u8>` debug list, kilobytes long, built
+/// for each such input). The reason names the parser's complaint, not the bytes.
+#[test]
+fn broken_section_header_reason_is_short() {
+    // Section header block claiming 1 byte (pcap-parser refuses it: `Verify`), then 4 KiB.
+    let mut file = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 1, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+    ];
+    file.extend_from_slice(&[0xff; 8]);
+    file.extend_from_slice(&[0xAB; 4096]);
+    for opened in [
+        CaptureReader::new(&file[..]).err(),
+        CaptureReader::for_bytes(&file).err(),
+    ] {
+        let Some(CaptureError::BadHeader { reason }) = opened else {
+            panic!("a broken section header must be BadHeader: {opened:?}");
+        };
+        assert!(
+            reason.len() < 100,
+            "{}-byte reason: {reason:.120}",
+            reason.len()
+        );
+    }
+}

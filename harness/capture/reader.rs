@@ -323,7 +323,7 @@ impl<'r> CaptureReader<'r> {
                 PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
                     "file header is truncated".to_string()
                 }
-                other => other.to_string(),
+                other => header_reason(&other),
             },
         };
         let mut legacy = (0, false, false);
@@ -749,7 +749,7 @@ fn open_pcap<'r, R: Read + 'r>(
         }
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
             return Err(CaptureError::BadHeader {
-                reason: e.to_owned_vec().to_string(),
+                reason: header_reason(&e),
             })
         }
     };
@@ -778,6 +778,17 @@ struct ClassifyState<'s> {
 /// Byte order of a pcapng section header block from its byte-order magic (offset 8).
 fn magic_order_big_endian(d: &[u8]) -> bool {
     d.get(8..12) == Some(&[0x1a, 0x2b, 0x3c, 0x4d][..])
+}
+
+/// Why a file header does not parse: pcap-parser's own text of a parser error lists every
+/// byte of the buffer (kilobytes), so a parser error is named by its kind only.
+fn header_reason(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("file header does not parse ({kind:?})")
+        }
+        other => other.to_string(),
+    }
 }
 
 fn corrupt_reason(e: &PcapError<&[u8]>) -> String {
