@@ -1,13 +1,22 @@
 #!/bin/bash -eu
-# ClusterFuzzLite / OSS-Fuzz build: every cargo-fuzz target, its dictionary and seed corpus.
+# ClusterFuzzLite / OSS-Fuzz build: every cargo-fuzz target listed in fuzz/targets, each with
+# the dictionary (<target>.dict), its max_len (<target>.options) and a seed corpus
+# (<target>_seed_corpus.zip), all picked up by name from $OUT by the fuzzing infrastructure.
 cd "$SRC/kmsspec"
+# Seeds from captures/ and specs/ (the shared corpus is not in the image); a failure here
+# only costs the seed corpus, never the build.
 cargo run --release --example fuzz_seeds -- "$WORK/corpus" || true
-cargo fuzz build -O
-for src in fuzz/fuzz_targets/*.rs; do
-    t=$(basename "$src" .rs)
+# fuzz/Cargo.lock is committed: build exactly the locked dependency versions.
+cargo fetch --locked --manifest-path fuzz/Cargo.toml
+# Release with debug assertions and overflow checks (the sanitizer flags come from the
+# base-builder-rust environment).
+cargo fuzz build -O --debug-assertions
+while IFS=: read -r t max_len _ <&3; do
+    case "$t" in '' | '#'*) continue ;; esac
     cp "fuzz/target/x86_64-unknown-linux-gnu/release/$t" "$OUT/"
     cp fuzz/dict/kms.dict "$OUT/$t.dict"
+    printf '[libfuzzer]\nmax_len = %s\n' "$max_len" >"$OUT/$t.options"
     if [ -d "$WORK/corpus/$t" ]; then
         (cd "$WORK/corpus/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
     fi
-done
+done 3<fuzz/targets

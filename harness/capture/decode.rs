@@ -1094,10 +1094,22 @@ pub fn decode_capture<R: Read, F: FnMut(&Record), P: FnMut(u64)>(
     reader: R,
     name: &str,
     cfg: &DecodeConfig,
+    on_record: F,
+    progress: P,
+) -> Result<SummaryRecord, CaptureError> {
+    let r = CaptureReader::new(reader)?;
+    Ok(decode_capture_from(r, name, cfg, on_record, progress))
+}
+
+/// [`decode_capture`] over an opened reader, e.g. [`CaptureReader::for_bytes`] for an input
+/// already in memory (the fuzz targets); opening was the only way to fail.
+pub fn decode_capture_from<F: FnMut(&Record), P: FnMut(u64)>(
+    mut r: CaptureReader<'_>,
+    name: &str,
+    cfg: &DecodeConfig,
     mut on_record: F,
     mut progress: P,
-) -> Result<SummaryRecord, CaptureError> {
-    let mut r = CaptureReader::new(reader)?;
+) -> SummaryRecord {
     let mut pipeline = Pipeline::new(cfg.flow);
     let mut dec = Decoder::new(name, cfg.flow.server_port).keep_raw(cfg.keep_raw);
     let mut failure = None;
@@ -1126,7 +1138,7 @@ pub fn decode_capture<R: Read, F: FnMut(&Record), P: FnMut(u64)>(
     sum.bytes = totals.captured_bytes;
     sum.flows = totals.flows.connections;
     on_record(&Record::Summary(sum.clone()));
-    Ok(sum)
+    sum
 }
 
 /// [`decode_capture`] collecting the records into a vector (tests, small files).

@@ -25,8 +25,8 @@ pub mod tcp;
 pub mod text;
 pub mod writer;
 
-pub use decode::{decode_capture, decode_to_vec, DecodeConfig, Decoder};
-pub use pipeline::{read_capture, ReadFailure, Summary};
+pub use decode::{decode_capture, decode_capture_from, decode_to_vec, DecodeConfig, Decoder};
+pub use pipeline::{read_capture, read_capture_from, ReadFailure, Summary};
 pub use reader::{CaptureError, CaptureReader, PacketRef};
 pub use reassembly::{CloseReason, ConnId, Direction, Event, FlowConfig, FlowTable, Warning};
 pub use records::{Record, SummaryRecord};

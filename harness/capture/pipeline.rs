@@ -186,12 +186,22 @@ impl Pipeline {
 pub fn read_capture<R: Read, F: FnMut(Event<'_>)>(
     reader: R,
     cfg: FlowConfig,
-    mut on_event: F,
+    on_event: F,
 ) -> Result<Summary, ReadFailure> {
-    let mut r = CaptureReader::new(reader).map_err(|error| ReadFailure {
+    let r = CaptureReader::new(reader).map_err(|error| ReadFailure {
         error,
         summary: Box::default(),
     })?;
+    read_capture_from(r, cfg, on_event)
+}
+
+/// [`read_capture`] over an opened reader, e.g. [`CaptureReader::for_bytes`] for an input
+/// already in memory (the fuzz targets).
+pub fn read_capture_from<F: FnMut(Event<'_>)>(
+    mut r: CaptureReader<'_>,
+    cfg: FlowConfig,
+    mut on_event: F,
+) -> Result<Summary, ReadFailure> {
     let mut p = Pipeline::new(cfg);
     let mut failure = None;
     while let Some(next) = r.next_packet() {

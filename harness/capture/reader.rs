@@ -278,6 +278,28 @@ impl<'r> CaptureReader<'r> {
 
     /// Opens a capture; blocks claiming more than `max_block` bytes are reported as damage.
     pub fn with_limit<R: Read + 'r>(reader: R, max_block: usize) -> Result<Self, CaptureError> {
+        Self::with_buffer(reader, INITIAL_BUFFER, max_block)
+    }
+
+    /// Opens an in-memory capture with a read buffer just large enough for all of it, and a
+    /// block limit of its size (at least 64 KiB, as for [`CaptureReader::with_limit`]). Same
+    /// packets as [`CaptureReader::new`]; a block claiming more than the input holds (so it
+    /// could not be complete) stops the reader as `BlockTooLarge` instead of `Truncated`, at the
+    /// same packet and offset. Exists for the fuzz targets, whose inputs are a few KiB: `new`
+    /// allocates and zeroes a 256 KiB buffer per input, and grows it up to 16 MiB for a
+    /// block length a mutation made huge, which cost more than the parsing.
+    pub fn for_bytes(bytes: &'r [u8]) -> Result<Self, CaptureError> {
+        Self::with_buffer(bytes, bytes.len(), bytes.len())
+    }
+
+    /// Opens a capture whose first buffer holds `buffer` bytes (at least 64, at most
+    /// [`INITIAL_BUFFER`] or the block limit if larger); it still grows for a block that does
+    /// not fit, up to `max_block`.
+    fn with_buffer<R: Read + 'r>(
+        reader: R,
+        buffer: usize,
+        max_block: usize,
+    ) -> Result<Self, CaptureError> {
         let mut reader = FillingReader { inner: reader };
         let mut magic = [0u8; 4];
         let got = reader.read(&mut magic).map_err(|e| CaptureError::Io {
@@ -295,13 +317,13 @@ impl<'r> CaptureReader<'r> {
             | [0xa1, 0xb2, 0x3c, 0x4d] => CaptureFormat::Pcap,
             _ => return Err(CaptureError::NotACapture),
         };
-        let capacity = INITIAL_BUFFER.min(max_block.max(65_536));
+        let capacity = buffer.clamp(64, INITIAL_BUFFER.min(max_block.max(65_536)));
         let header_err = |e: PcapError<&'static [u8]>| CaptureError::BadHeader {
             reason: match e {
                 PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
                     "file header is truncated".to_string()
                 }
-                other => other.to_string(),
+                other => header_reason(&other),
             },
         };
         let mut legacy = (0, false, false);
@@ -727,7 +749,7 @@ fn open_pcap<'r, R: Read + 'r>(
         }
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
             return Err(CaptureError::BadHeader {
-                reason: e.to_owned_vec().to_string(),
+                reason: header_reason(&e),
             })
         }
     };
@@ -756,6 +778,17 @@ struct ClassifyState<'s> {
 /// Byte order of a pcapng section header block from its byte-order magic (offset 8).
 fn magic_order_big_endian(d: &[u8]) -> bool {
     d.get(8..12) == Some(&[0x1a, 0x2b, 0x3c, 0x4d][..])
+}
+
+/// Why a file header does not parse: pcap-parser's own text of a parser error lists every
+/// byte of the buffer (kilobytes), so a parser error is named by its kind only.
+fn header_reason(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("file header does not parse ({kind:?})")
+        }
+        other => other.to_string(),
+    }
 }
 
 fn corrupt_reason(e: &PcapError<&[u8]>) -> String {

@@ -1,8 +1,9 @@
 //! Capture ingestion target: pcap/pcapng bytes through the whole pipeline.
 
-use crate::capture::{read_capture, ConnId, Direction, Event, FlowConfig, Summary};
+use crate::capture::{
+    read_capture_from, CaptureReader, ConnId, Direction, Event, FlowConfig, Summary,
+};
 use std::collections::{HashMap, HashSet};
-use std::io::Cursor;
 
 /// Event totals and per-stream state, built from the events alone.
 #[derive(Default)]
@@ -115,7 +116,7 @@ impl Tally {
     }
 }
 
-/// `capture`: [`read_capture`] over the input as a capture file (small flow limits so the
+/// `capture`: [`read_capture_from`] over the input as a capture file (small flow limits so the
 /// caps are reached). It must terminate; the summary must equal what the events show
 /// (connections, data bytes, gaps, overflows), every stream's Data/Gap offsets must be
 /// contiguous, no event may follow a connection's `Closed`, and every opened connection is
@@ -129,9 +130,13 @@ pub fn fuzz_capture(data: &[u8]) {
         max_tombstones: 8,
     };
     let mut tally = Tally::default();
-    let summary = match read_capture(Cursor::new(data), cfg, |ev| tally.event(ev)) {
-        Ok(s) => s,
-        Err(f) => *f.summary,
+    // `read_capture` is open + `read_capture_from`; a file that does not open has no events.
+    let summary = match CaptureReader::for_bytes(data) {
+        Ok(reader) => match read_capture_from(reader, cfg, |ev| tally.event(ev)) {
+            Ok(s) => s,
+            Err(f) => *f.summary,
+        },
+        Err(_) => Summary::default(),
     };
     tally.check(&summary, data.len());
 }

@@ -6,6 +6,7 @@ use crate::model::{
     Outcome, Timestamp,
 };
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use uuid::Uuid;
 
 /// One step of a model run. Small indices pick catalog entries and CMIDs from a pool so that
@@ -88,8 +89,8 @@ pub fn fuzz_model(events: &[ModelEvent]) {
     let cat = Catalog::get();
     let kms = cat.kms_products();
     let skus = cat.skus();
-    let apps: Vec<Uuid> = cat.applications().iter().map(|a| a.id).collect();
-    let mut host = KmsHost::new(HostConfig::default()).expect("default config is valid");
+    let (apps, fresh_host) = fixtures();
+    let mut host = fresh_host.clone();
     let mut service = ActivationService::new();
     let mut shadow = Shadow::default();
     let mut now = Timestamp(13_300_000_000);
@@ -120,9 +121,9 @@ pub fn fuzz_model(events: &[ModelEvent]) {
                         req.app_id = *other;
                     }
                 }
-                check_request(&mut host, &req, now, &apps, &mut caches);
+                check_request(&mut host, &req, now, apps, &mut caches);
             }
-            ModelEvent::Raw(req) => check_request(&mut host, req, now, &apps, &mut caches),
+            ModelEvent::Raw(req) => check_request(&mut host, req, now, apps, &mut caches),
             ModelEvent::AdvanceHours(h) => now = now.plus(i64::from(*h) * 3600),
             ModelEvent::AddMak { group, activations } => {
                 let Some(product) = kms.get(usize::from(*group) % kms.len().max(1)) else {
@@ -198,6 +199,17 @@ pub fn fuzz_model(events: &[ModelEvent]) {
             }
         }
     }
+}
+
+/// The catalog's application ids and a fresh default [`KmsHost`], made once: every run starts
+/// from a clone of that host (building one per run looked up the catalog each time).
+fn fixtures() -> &'static (Vec<Uuid>, KmsHost) {
+    static FIXTURES: OnceLock<(Vec<Uuid>, KmsHost)> = OnceLock::new();
+    FIXTURES.get_or_init(|| {
+        let apps = Catalog::get().applications().iter().map(|a| a.id).collect();
+        let host = KmsHost::new(HostConfig::default()).expect("default config is valid");
+        (apps, host)
+    })
 }
 
 /// One request against the host with every count/cache invariant checked around it.

@@ -1,6 +1,6 @@
 //! DCE/RPC targets: one PDU, and a PDU stream delivered in arbitrary TCP-sized chunks.
 
-use super::assert_offset_within;
+use super::{assert_offset_within, with_scratch};
 use crate::wire::rpc::{pdu_length, NdrSyntax, Pdu, RequestStub, ResponseStub};
 
 const SYNTAXES: [NdrSyntax; 2] = [NdrSyntax::Ndr32, NdrSyntax::Ndr64];
@@ -12,10 +12,15 @@ const SYNTAXES: [NdrSyntax; 2] = [NdrSyntax::Ndr32, NdrSyntax::Ndr64];
 pub fn fuzz_rpc_pdu(data: &[u8]) {
     match Pdu::parse(data) {
         Ok(pdu) => {
-            let encoded = pdu.encode();
-            assert_eq!(encoded, data, "accepted PDU does not re-encode byte-exact");
-            let again = Pdu::parse(&encoded).expect("re-encoded PDU must parse");
-            assert_eq!(again, pdu, "decode → encode → decode not stable");
+            with_scratch(|encoded| {
+                pdu.encode_into(encoded);
+                assert!(
+                    encoded == data,
+                    "accepted PDU does not re-encode byte-exact"
+                );
+                let again = Pdu::parse(encoded).expect("re-encoded PDU must parse");
+                assert_eq!(again, pdu, "decode → encode → decode not stable");
+            });
             assert_eq!(
                 pdu_length(data).ok().flatten(),
                 Some(data.len()),
@@ -35,7 +40,10 @@ fn check_stubs(stub: &[u8]) {
     for syntax in SYNTAXES {
         match RequestStub::parse(stub, syntax) {
             Ok(s) => {
-                assert_eq!(s.encode(syntax), stub, "{syntax:?} request stub re-encode");
+                with_scratch(|out| {
+                    s.encode_into(syntax, out);
+                    assert!(out == stub, "{syntax:?} request stub re-encode");
+                });
                 assert_eq!(s.wire_len(syntax), stub.len(), "request stub wire_len");
                 assert_eq!(s.max_count, s.message.len() as u64, "max_count ≠ message");
                 if s.validate(syntax).is_ok() {
@@ -47,7 +55,10 @@ fn check_stubs(stub: &[u8]) {
         }
         match ResponseStub::parse(stub, syntax) {
             Ok(s) => {
-                assert_eq!(s.encode(syntax), stub, "{syntax:?} response stub re-encode");
+                with_scratch(|out| {
+                    s.encode_into(syntax, out);
+                    assert!(out == stub, "{syntax:?} response stub re-encode");
+                });
                 if let ResponseStub::Success {
                     max_count, message, ..
                 } = s
@@ -78,11 +89,11 @@ fn check_stubs(stub: &[u8]) {
     }
 }
 
-/// What a receiver made of a byte stream: each framed PDU (offset, bytes, whether it parsed),
-/// and how the stream ended.
+/// What a receiver made of a byte stream: each framed PDU (offset, length, whether it
+/// parsed), and how the stream ended.
 #[derive(Debug, PartialEq, Eq)]
 struct Framing {
-    pdus: Vec<(usize, Vec<u8>, bool)>,
+    pdus: Vec<(usize, usize, bool)>,
     /// Offset of a header `pdu_length` refused (the receiver stops there), if any.
     refused_at: Option<usize>,
     /// Bytes buffered at the end that do not make a whole PDU (0 after a refusal: the
@@ -91,7 +102,9 @@ struct Framing {
 }
 
 /// A receiver as a host runs it: append each chunk, then frame every whole PDU buffered.
-fn frame<'c>(chunks: impl Iterator<Item = &'c [u8]>) -> Framing {
+/// Each framed PDU's bytes must be the `stream`'s at its offset (the chunks are `stream` cut
+/// up), so the framing records offsets and lengths only.
+fn frame<'c>(stream: &[u8], chunks: impl Iterator<Item = &'c [u8]>) -> Framing {
     let mut buf: Vec<u8> = Vec::new();
     let mut consumed = 0usize;
     let mut out = Framing {
@@ -107,8 +120,12 @@ fn frame<'c>(chunks: impl Iterator<Item = &'c [u8]>) -> Framing {
                 Ok(Some(n)) => {
                     assert!(n >= 16, "pdu_length framed {n} < 16 bytes");
                     let Some(pdu) = buf.get(..n) else { break };
+                    assert!(
+                        stream.get(consumed..consumed + n) == Some(pdu),
+                        "framed PDU at {consumed} is not the stream's bytes"
+                    );
                     let ok = Pdu::parse(pdu).is_ok();
-                    out.pdus.push((consumed, pdu.to_vec(), ok));
+                    out.pdus.push((consumed, n, ok));
                     buf.drain(..n);
                     consumed += n;
                 }
@@ -131,39 +148,37 @@ fn frame<'c>(chunks: impl Iterator<Item = &'c [u8]>) -> Framing {
 /// alone, and one that parses re-encodes byte-exact.
 pub fn fuzz_pdu_stream(data: &[u8]) {
     let (sizes, stream) = data.split_at(data.len().min(4));
-    let sizes: Vec<usize> = if sizes.is_empty() {
-        vec![1]
-    } else {
-        sizes.iter().map(|&b| usize::from(b % 64) + 1).collect()
-    };
-    let mut chunks = Vec::new();
     let mut rest = stream;
-    for &s in sizes.iter().cycle() {
+    let mut next_size = sizes.iter().map(|&b| usize::from(b % 64) + 1).cycle();
+    let chunks = std::iter::from_fn(|| {
         if rest.is_empty() {
-            break;
+            return None;
         }
-        let (c, r) = rest.split_at(s.min(rest.len()));
-        chunks.push(c);
+        let (c, r) = rest.split_at(next_size.next().unwrap_or(1).min(rest.len()));
         rest = r;
-    }
-    let chunked = frame(chunks.iter().copied());
-    let whole = frame(std::iter::once(stream));
+        Some(c)
+    });
+    let chunked = frame(stream, chunks);
+    let whole = frame(stream, std::iter::once(stream));
     assert_eq!(
         chunked, whole,
         "framing depends on how the stream was chunked"
     );
 
     let mut at = 0usize;
-    for (offset, pdu, ok) in &whole.pdus {
-        assert_eq!(*offset, at, "framed PDUs are not contiguous");
-        assert_eq!(stream.get(at..at + pdu.len()), Some(&pdu[..]));
-        at += pdu.len();
+    for &(offset, len, ok) in &whole.pdus {
+        assert_eq!(offset, at, "framed PDUs are not contiguous");
+        let pdu = stream.get(at..at + len).unwrap_or_default();
+        at += len;
         match Pdu::parse(pdu) {
             Ok(p) => {
-                assert!(*ok);
-                assert_eq!(&p.encode(), pdu, "framed PDU does not re-encode byte-exact");
+                assert!(ok);
+                with_scratch(|encoded| {
+                    p.encode_into(encoded);
+                    assert!(encoded == pdu, "framed PDU does not re-encode byte-exact");
+                });
             }
-            Err(_) => assert!(!*ok),
+            Err(_) => assert!(!ok),
         }
     }
     match whole.refused_at {

@@ -24,6 +24,13 @@ use std::path::{Path, PathBuf};
 const MAX_CAPTURE_SEED: u64 = 256 * 1024;
 /// Chunk-size prefix of `pdu_stream` seeds (7, 16, 63, 1 bytes, cycled).
 const STREAM_PREFIX: [u8; 4] = [6, 15, 62, 0];
+/// Parse-only targets that read the same input format as a round-trip target, and so start
+/// from its seeds: (round-trip target, parse-only target).
+const PARSE_SIBLINGS: [(&str, &str); 3] = [
+    ("rpc_pdu", "rpc_pdu_parse"),
+    ("kms_request", "kms_request_parse"),
+    ("capture", "capture_parse"),
+];
 
 /// Seeds per target name, deduplicated, in a stable order.
 #[derive(Debug, Default, Clone)]
@@ -37,8 +44,14 @@ impl SeedSet {
         Self::default()
     }
 
-    /// Adds one seed for `target`.
+    /// Adds one seed for `target` (and for its parse-only sibling, which reads the same format).
     pub fn add(&mut self, target: &'static str, bytes: Vec<u8>) {
+        if let Some(&(_, parse)) = PARSE_SIBLINGS.iter().find(|(t, _)| *t == target) {
+            self.by_target
+                .entry(parse)
+                .or_default()
+                .insert(bytes.clone());
+        }
         self.by_target.entry(target).or_default().insert(bytes);
     }
 
@@ -160,12 +173,16 @@ impl SeedSet {
         }?;
         if matches!(pdu, Pdu::Request(..)) {
             self.add("kms_request", msg.clone());
+        } else {
+            self.add("kms_response_parse", msg.clone());
         }
         Some(msg)
     }
 
-    /// Adds a `kms_response` seed (selector ‖ request ‖ response) when `req` is a request.
+    /// Adds a `kms_response` seed (selector ‖ request ‖ response) when `req` is a request, and
+    /// the response alone as a `kms_response_parse` seed.
     fn add_pair(&mut self, req: &[u8], resp: &[u8]) {
+        self.add("kms_response_parse", resp.to_vec());
         let Ok(r) = DecodedRequest::parse(req) else {
             return;
         };
@@ -229,7 +246,9 @@ impl SeedSet {
             self.add("rpc_pdu", bytes);
         } else if DecodedRequest::parse(&bytes).is_ok() {
             self.add("kms_request", bytes);
-        } else if DecodedResponse::parse(&bytes).is_err() && bytes.len() >= 8 {
+        } else if DecodedResponse::parse(&bytes).is_ok() {
+            self.add("kms_response_parse", bytes);
+        } else if bytes.len() >= 8 {
             self.add("rpc_pdu", bytes);
         }
     }

@@ -348,12 +348,11 @@ pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
             format!("no platform id known for build {}", epid.build),
         ),
     });
-    let builds: Vec<String> = HOST_BUILDS.iter().map(|h| h.build.to_string()).collect();
     checks.push(Check::new(
         CheckName::EpidKnownHostBuild,
         epid.host_build().is_some(),
         epid.build.to_string(),
-        format!("one of {}", builds.join(", ")),
+        known_builds_text(),
     ));
     checks.push(Check::new(
         CheckName::EpidLcidKnown,
@@ -409,6 +408,16 @@ pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
         ));
     }
     checks
+}
+
+/// The expected text of the known-host-build check, "one of " and the [`HOST_BUILDS`]: made
+/// once, not per validated ePID.
+fn known_builds_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let builds: Vec<String> = HOST_BUILDS.iter().map(|h| h.build.to_string()).collect();
+        format!("one of {}", builds.join(", "))
+    })
 }
 
 #[cfg(test)]

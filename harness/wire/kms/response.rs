@@ -65,7 +65,12 @@ impl BaseResponse {
         activation_interval: u32,
         renewal_interval: u32,
     ) -> Self {
-        let mut epid_raw: Vec<u8> = epid.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        // UTF-16 has at most as many units as UTF-8 has bytes: one allocation, no iterator
+        // adapter per unit.
+        let mut epid_raw: Vec<u8> = Vec::with_capacity(2 * epid.len() + 2);
+        for unit in epid.encode_utf16() {
+            epid_raw.extend_from_slice(&unit.to_le_bytes());
+        }
         epid_raw.extend_from_slice(&[0, 0]);
         Self {
             version,

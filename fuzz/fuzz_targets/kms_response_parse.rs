@@ -1,0 +1,3 @@
+#![no_main]
+//! Shim: see `kmsspec::fuzzing::fuzz_kms_response_parse` for the properties checked.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| kmsspec::fuzzing::fuzz_kms_response_parse(data));
