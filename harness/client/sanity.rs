@@ -60,20 +60,23 @@ pub fn sanity_exchange(target: &dyn Target) -> Result<(), SanityFailure> {
 /// KMS request would add a client before the first count case.
 pub fn bind_probe(target: &dyn Target) -> Result<(), SanityFailure> {
     let mut conn = target.connect().map_err(|e| e.to_string())?;
-    let result = (|| -> Result<(), SanityFailure> {
-        let ctx = context_element("ndr32", 0).map_err(|e| e.to_string())?;
-        conn.send(&bind_pdu(1, vec![ctx], PfcFlags::SINGLE, false))
-            .map_err(|e| format!("bind: {e}"))?;
-        match classify(
-            conn.recv().map_err(|e| format!("bind: {e}"))?,
-            NdrSyntax::Ndr32,
-        ) {
-            Answer::BindAck { .. } => Ok(()),
-            other => Err(format!("bind answered with {}", other.summary()).into()),
-        }
-    })();
+    let result = bind_ndr32(conn.as_mut());
     conn.close();
     result
+}
+
+/// Binds NDR32 as call 1 on `conn` and requires a bind_ack.
+fn bind_ndr32(conn: &mut dyn crate::target::Connection) -> Result<(), SanityFailure> {
+    let ctx = context_element("ndr32", 0).map_err(|e| e.to_string())?;
+    conn.send(&bind_pdu(1, vec![ctx], PfcFlags::SINGLE, false))
+        .map_err(|e| format!("bind: {e}"))?;
+    match classify(
+        conn.recv().map_err(|e| format!("bind: {e}"))?,
+        NdrSyntax::Ndr32,
+    ) {
+        Answer::BindAck { .. } => Ok(()),
+        other => Err(format!("bind answered with {}", other.summary()).into()),
+    }
 }
 
 /// [`sanity_exchange`] for a chosen product and RNG; `answered` sees the request when the host
@@ -86,16 +89,7 @@ pub fn sanity_exchange_with(
 ) -> Result<(), SanityFailure> {
     let mut conn = target.connect().map_err(|e| e.to_string())?;
     let result = (|| -> Result<(), SanityFailure> {
-        let ctx = context_element("ndr32", 0).map_err(|e| e.to_string())?;
-        conn.send(&bind_pdu(1, vec![ctx], PfcFlags::SINGLE, false))
-            .map_err(|e| format!("bind: {e}"))?;
-        match classify(
-            conn.recv().map_err(|e| format!("bind: {e}"))?,
-            NdrSyntax::Ndr32,
-        ) {
-            Answer::BindAck { .. } => {}
-            other => return Err(format!("bind answered with {}", other.summary()).into()),
-        }
+        bind_ndr32(conn.as_mut())?;
         let spec = RequestSpec::for_product(product, rng.uuid(), target.now())
             .map_err(|e| e.to_string())?;
         let mut spec = spec;
