@@ -8,6 +8,13 @@ cd "$SRC/kmsspec"
 cargo run --release --example fuzz_seeds -- "$WORK/corpus" || true
 # fuzz/Cargo.lock is committed: build exactly the locked dependency versions.
 cargo fetch --locked --manifest-path fuzz/Cargo.toml
+# Link the image's prebuilt libFuzzer, as OSS-Fuzz's Rust projects do: built from
+# libfuzzer-sys's sources here, the engine would pick up the image's CXXFLAGS
+# (-fsanitize=address,fuzzer-no-link) and instrument itself, which costs every input time.
+if [ -f "${LIB_FUZZING_ENGINE_DEPRECATED:-}" ]; then
+    export CUSTOM_LIBFUZZER_PATH="$LIB_FUZZING_ENGINE_DEPRECATED"
+    export CUSTOM_LIBFUZZER_STD_CXX=c++
+fi
 # Release with debug assertions and overflow checks (the sanitizer flags come from the
 # base-builder-rust environment).
 cargo fuzz build -O --debug-assertions

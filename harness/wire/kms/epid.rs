@@ -327,9 +327,17 @@ pub fn validate_with(text: &str, ctx: EpidContext<'_>) -> Vec<Check> {
             return vec![Check::new(
                 CheckName::EpidSyntax,
                 false,
-                format!("{text:?}: bad {} at char {}", e.part, e.offset),
+                // ePIDs are ASCII: anything else is shown as \u{…}, so a homoglyph or an
+                // invisible character in a hostile ePID is visible in the report (Debug
+                // formatting would print printable non-ASCII characters as they are).
+                format!(
+                    "\"{}\": bad {} at char {}",
+                    text.escape_default(),
+                    e.part,
+                    e.offset
+                ),
                 "PPPPP-GGGGG-KKK-KKKKKK-CC-L…-B….0000-DDDYYYY",
-            )]
+            )];
         }
     };
     let mut checks = vec![Check::new(
@@ -423,6 +431,21 @@ fn known_builds_text() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused ePID is shown ASCII-only: a Cyrillic `З` posing as a digit 3, a NUL or a
+    /// zero-width space cannot hide in the failing check's text.
+    #[test]
+    fn refused_epid_text_escapes_non_ascii() {
+        let checks = validate("0З612-\u{200b}\0\"x");
+        assert_eq!(checks.len(), 1);
+        assert!(!checks[0].passed);
+        let observed = &checks[0].observed;
+        assert!(observed.is_ascii(), "{observed}");
+        assert!(
+            observed.starts_with(r#""0\u{417}612-\u{200b}\u{0}\"x": bad "#),
+            "{observed}"
+        );
+    }
 
     /// The parser as first written (`split('-')` and `str::parse`), as the reference.
     fn reference(text: &str) -> Result<Epid, EpidSyntaxError> {
