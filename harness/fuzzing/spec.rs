@@ -1,6 +1,6 @@
 //! YAML case loading target.
 
-use crate::suite::loader::{check_spec, deserialize_spec, AnyName, NameCheck};
+use crate::suite::loader::{check_spec, deserialize_spec, AnyName, LoadError, NameCheck};
 use std::path::Path;
 
 /// Accepts no name.
@@ -30,7 +30,7 @@ pub fn fuzz_spec_yaml(data: &[u8]) {
         .filter(|&(i, c)| c == '\n' || (c == '\r' && text.as_bytes().get(i + 1) != Some(&b'\n')))
         .count() as u64;
     let lines = breaks + 1;
-    let assert_located = |e: &crate::suite::loader::LoadError| {
+    let assert_located = |e: &LoadError| {
         assert_eq!(e.file, file);
         assert!(
             e.line <= lines + 1,

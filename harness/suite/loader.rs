@@ -153,7 +153,7 @@ pub fn deserialize_spec(file: &Path, text: &str) -> Result<SpecFile, LoadError> 
             .location()
             .map(|l| (l.line(), l.column()))
             .unwrap_or((0, 0));
-        at(file, line, column, strip_location_prefix(&e.to_string()))
+        at(file, line, column, strip_location(&e.to_string()))
     })
 }
 
@@ -262,17 +262,14 @@ fn check_steps(
 }
 
 /// serde-saphyr's messages start with `error: line L column C: `; the location is ours to print.
-fn strip_location_prefix(msg: &str) -> String {
+/// The parser's message without its location: one line, with the "… at line L, column C"
+/// it appends (snippets are off, so that is the only place it puts one) cut off; the
+/// location is in the error's own fields.
+fn strip_location(msg: &str) -> String {
     let first = msg.lines().next().unwrap_or(msg);
-    let rest = first.strip_prefix("error: ").unwrap_or(first);
-    let rest = match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-        Some((loc, tail)) if loc.contains("column") => tail,
-        _ => rest,
-    };
-    // Without a snippet the parser puts the location last: "… at line 4, column 12".
-    match rest.rsplit_once(" at line ") {
+    match first.rsplit_once(" at line ") {
         Some((text, loc)) if is_line_column(loc) => text.to_string(),
-        _ => rest.to_string(),
+        _ => first.to_string(),
     }
 }
 
@@ -416,7 +413,7 @@ mod yaml_error_tests {
             assert_eq!(e.message, message, "{text:?}");
         }
         assert_eq!(
-            strip_location_prefix("keep at line one, column 2"),
+            strip_location("keep at line one, column 2"),
             "keep at line one, column 2"
         );
     }
